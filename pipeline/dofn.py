@@ -1,0 +1,59 @@
+"""One generic DoFn that runs any `filters.base.DocumentFilter` as a Beam step."""
+from __future__ import annotations
+
+import logging
+import time
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from filters.base import DocumentFilter, Drop
+from pipeline.stats import Rejection, StageResult, stage_stats
+
+log = logging.getLogger(__name__)
+
+REJECTED = "rejected"
+
+
+class ApplyFilter(beam.DoFn):
+    """Keep or drop each document; rejects go to the `rejected` tagged output.
+
+    Heavy state loads in `setup()`, once per worker; its load time is logged.
+    """
+
+    def __init__(self, doc_filter: DocumentFilter):
+        self._filter = doc_filter
+        self._stage = doc_filter.stage
+
+    def setup(self):
+        start = time.perf_counter()
+        self._filter.setup()
+        log.info("%s: set up in %.2fs", self._stage, time.perf_counter() - start)
+        self._kept = Metrics.counter(self._stage, "kept")
+        self._dropped = {r: Metrics.counter(self._stage, f"dropped_{r}") for r in self._filter.reasons}
+
+    def process(self, doc):
+        result = self._filter.apply(doc)
+        if isinstance(result, Drop):
+            counter = self._dropped.get(result.reason)
+            if counter is None:  # a reason the filter did not declare: still counted
+                counter = self._dropped[result.reason] = Metrics.counter(self._stage, f"dropped_{result.reason}")
+            counter.inc()
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc, self._stage, result.reason))
+        else:
+            self._kept.inc()
+            yield result
+
+
+class FilterStage(beam.PTransform):
+    """Any DocumentFilter as a composite stage returning kept, rejected and stats."""
+
+    def __init__(self, doc_filter: DocumentFilter, source: str):
+        super().__init__(label=doc_filter.stage)
+        self._filter = doc_filter
+        self._source = source
+
+    def expand(self, docs) -> StageResult:
+        out = docs | "Apply" >> beam.ParDo(ApplyFilter(self._filter)).with_outputs(REJECTED, main="kept")
+        stats = stage_stats(docs, out.kept, out[REJECTED], self._source, self._filter.stage, "")
+        return StageResult(out.kept, out[REJECTED], stats)

