@@ -79,7 +79,14 @@ def debian(name: str) -> Path:
     found = sorted(dest.glob(f"{name}_*.deb")) if dest.exists() else []
     if found:
         return _check(found[-1])
-    return _check(_download(["apt-get", "download", name], dest))
+    try:
+        return _check(_download(["apt-get", "download", name], dest))
+    except subprocess.CalledProcessError:
+        # A fresh machine may have no package lists yet; refresh them once if we can.
+        if os.geteuid() != 0:
+            raise RuntimeError(f"apt-get download {name} failed; run `sudo apt-get update` and retry") from None
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        return _check(_download(["apt-get", "download", name], dest))
 
 
 def npm(name: str, version: str) -> Path:

@@ -1,0 +1,102 @@
+"""`python -m pipeline`: run the whole job or one stage.
+
+    python -m pipeline run     --config configs/sample.yaml --output OUT [--set k=v ...] [beam options]
+    python -m pipeline models  --config ... --output OUT
+    python -m pipeline curate  --config ... --output OUT
+
+Unrecognised flags are Beam pipeline options (--runner, --project, --region,
+--temp_location, --job_endpoint, --environment_type, --direct_running_mode,
+--direct_num_workers, ...). The default runner is the in-process FnApiRunner.
+A stage already finished with the same config is skipped (use --force to redo it).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from pipeline.config import ConfigError, config_digest, load_config
+
+log = logging.getLogger("pipeline")
+
+# Stages in run order. A stage joins this list when it exists; none is faked.
+STAGES = ["models", "curate"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="LLaMA pre-training data pipeline (Apache Beam). Flags not listed here are passed to Beam.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  python -m pipeline run --config configs/sample.yaml --output out/demo\n"
+            "  python -m pipeline run --config configs/sample.yaml --output out/dry --set sample.fraction=0.01\n"
+            "  python -m pipeline curate --config configs/sample.yaml --output out/demo \\\n"
+            "      --runner DirectRunner --direct_running_mode multi_processing --direct_num_workers 2\n"
+        ),
+    )
+    parser.add_argument("command", choices=["run", *STAGES], help="'run' runs every stage in order")
+    parser.add_argument("--config", required=True, help="YAML run config (see configs/)")
+    parser.add_argument("--output", required=True, type=Path, help="output directory OUT")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, value parsed as YAML (repeatable)")
+    parser.add_argument("--force", action="store_true", help="rerun stages even if finished with this config")
+    parser.add_argument("--quiet", action="store_true", help="log warnings only")
+    return parser
+
+
+def run_stage(stage: str, config: dict, out: Path, beam_args: list[str], force: bool) -> None:
+    from pipeline import models as models_stage
+    from pipeline.outputs import mark_done, publish, stage_done, staging_dir, write_json_atomic, write_run_json
+
+    digest = config_digest(config)
+    if not force and stage_done(out, stage, digest):
+        log.info("%s: already finished with this config, skipped (--force to redo)", stage)
+        return
+    start = time.perf_counter()
+    if stage == "models":
+        cards = models_stage.run_models(config, out)
+        write_run_json(out, config, cards, ["models"])
+    elif stage == "curate":
+        import json
+
+        from pipeline.curate import run_curate
+        from pipeline.runner import make_options
+        from pipeline.summary import format_summary
+
+        cards_path = out / "models" / "cards.json"
+        if not cards_path.exists():
+            raise SystemExit(f"{out}/models is missing: run `python -m pipeline models` first (or `run`)")
+        cards = json.loads(cards_path.read_text())
+        tmp = staging_dir(out, stage)
+        stats = run_curate(config, cards, tmp, make_options(beam_args))
+        write_json_atomic(tmp / "stats.json", stats)
+        publish(tmp, out, [f"curated/{s}" for s in stats["sources_built"]]
+                + [f"rejected/{s}" for s in stats["sources_built"]] + ["stats.json"])
+        write_run_json(out, config, cards, ["curate"])
+        print(format_summary(stats), flush=True)
+    mark_done(out, stage, digest, seconds=round(time.perf_counter() - start, 2))
+    log.info("%s: done in %.1fs", stage, time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, beam_args = _parser().parse_known_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("apache_beam",):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        config = load_config(args.config, args.overrides)
+    except ConfigError as e:
+        print(f"config error: {e}", file=sys.stderr)
+        return 2
+    args.output.mkdir(parents=True, exist_ok=True)
+    stages = STAGES if args.command == "run" else [args.command]
+    for stage in stages:
+        run_stage(stage, config, args.output, beam_args, args.force)
+    return 0

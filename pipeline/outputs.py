@@ -1,0 +1,94 @@
+"""Output directory bookkeeping: atomic publication, stage completion, run.json."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = ".stages"
+LIBRARIES = ["apache-beam", "pyarrow", "fasttext-numpy2-wheel", "kenlm", "sentencepiece", "datasketch",
+             "resiliparse", "fastwarc", "mwparserfromhell", "numpy", "torch"]
+
+
+def staging_dir(out: Path, stage: str) -> Path:
+    """A fresh temporary directory inside OUT (same filesystem, so rename is atomic)."""
+    tmp = out / f".tmp-{stage}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def publish(tmp: Path, out: Path, names: list[str]) -> None:
+    """Move each finished output from the staging dir into OUT, replacing old ones."""
+    for name in names:
+        src, dst = tmp / name, out / name
+        if not src.exists():
+            continue
+        if dst.exists():
+            old = out / f".old-{name.replace('/', '_')}-{os.getpid()}"
+            dst.rename(old)
+            src.rename(dst)
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            src.rename(dst)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stage_done(out: Path, stage: str, digest: str) -> bool:
+    marker = out / STATE_DIR / f"{stage}.json"
+    if not marker.exists():
+        return False
+    return json.loads(marker.read_text()).get("config_digest") == digest
+
+
+def mark_done(out: Path, stage: str, digest: str, **info: Any) -> None:
+    marker = out / STATE_DIR / f"{stage}.json"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"config_digest": digest, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **info}, indent=2))
+    tmp.replace(marker)
+
+
+def code_version() -> str:
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def write_run_json(out: Path, config: dict, models: dict[str, Any], stages: list[str]) -> None:
+    previous = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+    write_json_atomic(out / "run.json", {
+        "config": config,
+        "code_version": code_version(),
+        "libraries": library_versions(),
+        "models": models,
+        "stages": sorted(set(previous.get("stages", [])) | set(stages)),
+    })

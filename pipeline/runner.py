@@ -1,0 +1,51 @@
+"""Beam pipeline options: the local default, and packaging our code for remote workers."""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RUNNER = "FnApiRunner"  # in-process; DirectRunner would first try to download Prism
+LOCAL_RUNNERS = {"FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"}
+
+
+def build_worker_package(dist_dir: Path) -> Path:
+    """Build the sdist remote workers install (beam_setup.py: our packages, no torch)."""
+    dist_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "beam_setup.py", "-q", "sdist", "--dist-dir", str(dist_dir)],
+        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+    )
+    (sdist,) = sorted(dist_dir.glob("*.tar.gz"))
+    return sdist
+
+
+def is_remote(options: PipelineOptions) -> bool:
+    runner = options.view_as(StandardOptions).runner or DEFAULT_RUNNER
+    if runner in LOCAL_RUNNERS:
+        return False
+    env = options.get_all_options().get("environment_type") or ""
+    # PortableRunner with LOOPBACK runs the SDK harness in this process: nothing to stage.
+    return not (runner == "PortableRunner" and env.upper() == "LOOPBACK")
+
+
+def make_options(beam_args: list[str]) -> PipelineOptions:
+    """PipelineOptions from the user's Beam flags, with our defaults filled in."""
+    options = PipelineOptions(beam_args)
+    standard = options.view_as(StandardOptions)
+    if not standard.runner:
+        standard.runner = DEFAULT_RUNNER
+    setup = options.view_as(SetupOptions)
+    if is_remote(options) and not setup.extra_packages:
+        sdist = build_worker_package(Path(tempfile.mkdtemp(prefix="llama-data-sdist-")))
+        setup.extra_packages = [str(sdist)]
+        log.info("staging %s for remote workers", sdist.name)
+    # Models and config objects are pickled into DoFns; save_main_session is not needed.
+    return options
