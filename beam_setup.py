@@ -3,15 +3,35 @@
 Beam 2.77's stager takes --setup_file only for a file named setup.py or
 pyproject.toml, so `pipeline.runner` builds an sdist from this file and stages it
 with --extra_package whenever the runner is remote; users never pass it by hand.
-Check it with: python beam_setup.py sdist && pip install dist/llama_data_worker-*.tar.gz
+
+    python beam_setup.py sdist        # writes dist/llama_data_worker-<version>.tar.gz
+
+Next to the project's pyproject.toml, setuptools would merge the full project's
+metadata (torch included) into this package, so from the repository root this
+script builds in a clean copy of just the worker packages.
 """
+import sys
+from pathlib import Path
+
 import setuptools
+
+HERE = Path(__file__).resolve().parent
+
+if __name__ == "__main__" and (HERE / "pyproject.toml").exists():
+    sys.path.insert(0, str(HERE))
+    from pipeline.runner import build_worker_package
+
+    dist = Path(sys.argv[sys.argv.index("--dist-dir") + 1]) if "--dist-dir" in sys.argv else HERE / "dist"
+    if sys.argv[1:2] != ["sdist"]:
+        sys.exit("usage: python beam_setup.py sdist [--dist-dir DIR]")
+    print(build_worker_package(dist))
+    sys.exit(0)
 
 setuptools.setup(
     name="llama-data-worker",
     version="0.1.0",
     description="Worker package for the llama-data Beam pipeline",
-    packages=setuptools.find_packages(include=["pipeline*", "filters*", "tokenizer_training*", "shard_format*"]),
+    packages=setuptools.find_packages(include=["pipeline*", "filters*", "tokenizer_training*", "shard_format*", "samples*"]),
     python_requires=">=3.11",
     install_requires=[
         "pyarrow>=15",

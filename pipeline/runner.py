@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,13 +17,25 @@ DEFAULT_RUNNER = "FnApiRunner"  # in-process; DirectRunner would first try to do
 LOCAL_RUNNERS = {"FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"}
 
 
+WORKER_PACKAGES = ["pipeline", "filters", "tokenizer_training", "shard_format", "samples"]
+
+
 def build_worker_package(dist_dir: Path) -> Path:
-    """Build the sdist remote workers install (beam_setup.py: our packages, no torch)."""
+    """Build the sdist remote workers install (beam_setup.py: our packages, no torch).
+
+    Built in a copy of just those packages: next to pyproject.toml, setuptools would
+    merge the full project's metadata (torch included) into it.
+    """
     dist_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "beam_setup.py", "-q", "sdist", "--dist-dir", str(dist_dir)],
-        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
-    )
+    with tempfile.TemporaryDirectory(prefix="llama-data-worker-") as tmp:
+        for package in WORKER_PACKAGES:
+            shutil.copytree(ROOT / package, Path(tmp) / package,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copyfile(ROOT / "beam_setup.py", Path(tmp) / "setup.py")
+        subprocess.run(
+            [sys.executable, "setup.py", "-q", "sdist", "--dist-dir", str(dist_dir.resolve())],
+            cwd=tmp, check=True, stdout=subprocess.DEVNULL,
+        )
     (sdist,) = sorted(dist_dir.glob("*.tar.gz"))
     return sdist
 
