@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 
 sample: $(SAMPLE)
 
-$(SAMPLE): $(STAMP) samples/build_sample.py samples/fetch.py samples/SOURCES.json
+$(SAMPLE): $(STAMP) samples/build_sample.py samples/fixtures.py samples/fetch.py samples/SOURCES.json
 	$(BIN)/python -m samples.build_sample --out data/sample
 
 demo: setup sample

@@ -1,0 +1,125 @@
+import hashlib
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from filters.line_dedup import distinct_line_hashes, remove_lines
+from filters.normalize import document_key, line_hash, line_hashes, normalize_line
+
+
+def reference_normalize(line: str) -> str:
+    """The rule spelled out one character at a time, straight from unicodedata."""
+    out = []
+    for ch in unicodedata.normalize("NFD", line.casefold()):
+        cat = unicodedata.category(ch)
+        if cat == "Nd":
+            out.append("0")
+        elif ch.isspace():
+            out.append(" ")
+        elif cat[0] == "P" or cat in ("Mn", "Cf", "Cc"):
+            continue
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def blake(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+# Every code point, surrogates included (they appear after lossy decodes upstream).
+any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=60)
+ascii_text = st.text(st.characters(max_codepoint=127), max_size=60)
+
+
+def test_examples():
+    assert normalize_line("  Héllo,   WÖRLD!\t2024 ") == "hello world 0000"
+    assert normalize_line("Ça coûte 12,50 €.") == "ca coute 0000 €"  # € is a symbol, not punctuation
+    assert normalize_line("«Bonjour» — dit-il…") == "bonjour ditil"
+    assert normalize_line("人人生而自由，在尊严。") == "人人生而自由在尊严"
+    assert normalize_line("٣ apples \u0966") == "0 apples 0"  # Arabic-Indic and Devanagari digits
+    assert normalize_line("soft\u00adhy\u200bphen") == "softhyphen"
+    assert normalize_line("a\x00b\x1fc") == "ab c"  # NUL vanishes, unit separator is a space
+    assert normalize_line("* * * --- ...") == ""
+    assert normalize_line("") == ""
+
+
+def test_line_hash_is_blake2b_of_the_normalised_utf8():
+    assert line_hash("Hello, World 42!") == blake("hello world 00")
+    assert line_hash("Été") == blake("ete")
+    assert document_key("Line ONE.\nline two 7") == blake("line one line two 0")
+
+
+def test_hash_ignores_case_digits_punctuation_spacing():
+    assert line_hash("Page 3 of 10 - Next >>") == line_hash("page 7 of 99  next >>")
+    assert line_hash("Copyright © 2019 ACME, Inc.") == line_hash("copyright © 2023 acme inc")
+    assert line_hash("Page 3 of 10") != line_hash("Page 3 of 10 000")
+    assert line_hash("cafe") != line_hash("cafes")
+    assert line_hash("Straße") == line_hash("STRASSE")  # case folding, not just lower()
+
+
+def test_hashes_are_signed_int64():
+    for text in ("a", "b", "hello", "x" * 1000):
+        assert -(2**63) <= line_hash(text) < 2**63
+
+
+def test_line_hashes_skip_lines_with_no_content():
+    text = "First line\n\n  \n* * *\nSecond 2"
+    assert line_hashes(text) == [blake("first line"), None, None, None, blake("second 0")]
+
+
+def test_distinct_line_hashes_counts_a_repeated_line_once():
+    text = "Menu\nmenu!\nBody text\nMENU"
+    assert distinct_line_hashes(text) == {blake("menu"), blake("body text")}
+
+
+def test_remove_lines_keeps_everything_else_byte_for_byte():
+    text = "Keep me\r\nShared Footer\n\nKeep too\n  shared footer!"
+    out, n = remove_lines(text, {blake("shared footer")})
+    assert (out, n) == ("Keep me\r\n\nKeep too", 2)
+    assert remove_lines(text, set()) == (text, 0)
+    assert remove_lines(text, {blake("unrelated")}) == (text, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text)
+def test_matches_the_reference_rule_on_any_text(text):
+    assert normalize_line(text) == reference_normalize(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ascii_text)
+def test_ascii_fast_path_matches_the_reference(text):
+    assert normalize_line(text) == reference_normalize(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text)
+def test_normalisation_is_idempotent(text):
+    once = normalize_line(text)
+    assert normalize_line(once) == once
+
+
+# Letters whose upper case folds back to them: not Turkish dotless "ı", whose upper
+# case is the "I" of "i" (no case-insensitive rule can tell those apart).
+cased_letters = st.characters(categories=["Ll", "Lu", "Zs"]).filter(lambda c: c.upper().casefold() == c.casefold())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(cased_letters, max_size=40), st.data())
+def test_hash_invariant_to_case_digits_and_punctuation(text, data):
+    # Upper-case the letters, change the digits, wrap in punctuation: the hash must not move.
+    digits = data.draw(st.text(st.characters(categories=["Nd"]), min_size=1, max_size=5))
+    other_digits = "".join(data.draw(st.sampled_from("0123456789")) for _ in digits)
+    punct = data.draw(st.text(st.characters(categories=["Po", "Ps", "Pe", "Pd"]), max_size=3))
+    variant = f"{punct}{text.upper()} {other_digits}{punct}"
+    assert line_hash(f"{text} {digits}") == line_hash(variant)
+
+
+@settings(max_examples=200, deadline=None)
+@given(any_text)
+def test_no_crash_on_any_unicode(text):
+    assert isinstance(line_hash(text), int)
+    assert isinstance(document_key(text), int)
+    assert len(line_hashes(text)) == text.count("\n") + 1

@@ -1,0 +1,230 @@
+"""The CommonCrawl stages on Beam's FnApiRunner, with hand-built documents.
+
+Every expected text and stat below is written out by hand from the documents'
+literal contents; byte counts are `len(s.encode())` of those literals.
+"""
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  # alias: pytest would try to collect Test*
+from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
+
+from filters.document import Document
+from pipeline.cc import CurateCC, ExactDedup, LanguageId, LineDedup
+from pipeline.lid_model import default_lid_model
+
+
+def b(*texts: str) -> int:
+    return sum(len(t.encode("utf-8")) for t in texts)
+
+
+def cc(doc_id: str, text: str, **kw) -> Document:
+    return Document(id=f"cc/{doc_id}", source="cc", text=text, **kw)
+
+
+def check_balanced(rows):
+    """Every stage: documents in == kept + dropped."""
+    by_stage = {}
+    for (source, stage, metric), (n, _) in rows:
+        by_stage.setdefault((source, stage), {})[metric] = n
+    for key, metrics in by_stage.items():
+        if "in" not in metrics:
+            continue
+        dropped = sum(n for m, n in metrics.items() if m.startswith("dropped:"))
+        if metrics["in"] != metrics.get("kept", 0) + dropped:
+            raise BeamAssertException(f"{key} does not balance: {metrics}")
+
+
+def stats_equal(expected):
+    want = equal_to(expected)
+
+    def check(rows):
+        check_balanced(rows)
+        want(rows)
+
+    return check
+
+
+def rejection_summary(rejected):
+    return rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason))
+
+
+# ---------------------------------------------------------------- exact dedup
+
+def test_exact_dedup_keeps_smallest_id_of_each_normalised_text():
+    original = "Équipe de rédaction.\nPage 1 of 3"
+    same_normalised = "equipe de REDACTION\npage 2 of 9!"
+    other = "Something else entirely"
+    docs = [
+        cc("b", original),
+        cc("c", original),  # a verbatim copy
+        cc("a", same_normalised),  # the smallest id: this one stays
+        cc("d", other, meta={"url_seen": 1}),
+    ]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        result = p | beam.Create(docs) | ExactDedup("cc")
+        assert_that(result.kept, equal_to([cc("a", same_normalised), cc("d", other, meta={"url_seen": 1})]), label="kept")
+        assert_that(
+            result.rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.meta, r.doc.text)),
+            equal_to([
+                ("cc/b", "exact_dedup", "duplicate_document", {"duplicate_of": "cc/a"}, original),
+                ("cc/c", "exact_dedup", "duplicate_document", {"duplicate_of": "cc/a"}, original),
+            ]),
+            label="rejected",
+        )
+        assert_that(result.stats, stats_equal([
+            (("cc", "exact_dedup", "in"), (4, b(original, original, same_normalised, other))),
+            (("cc", "exact_dedup", "kept"), (2, b(same_normalised, other))),
+            (("cc", "exact_dedup", "dropped:duplicate_document"), (2, b(original, original))),
+        ]), label="stats")
+
+
+# ----------------------------------------------------------------- line dedup
+
+D1 = "Welcome to our site\nAlpha unique content here\nRepeat me\nREPEAT me!"
+D2 = "Beta unique content here\n\nwelcome to our SITE.\n"
+D3 = "Welcome, to our site\nhi"
+D4 = "Gamma unique content\n\n"
+# Listed with the smallest id last: "first" must come from the ids, not input order.
+LINE_DOCS = [cc("2", D2), cc("3", D3), cc("4", D4), cc("1", D1)]
+
+
+def test_line_dedup_removes_lines_shared_by_documents_from_all_of_them():
+    d1_out = "Alpha unique content here\nRepeat me\nREPEAT me!"  # repeated only here: stays
+    d2_out = "Beta unique content here\n\n"  # blank lines take no part
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        result = p | beam.Create(LINE_DOCS) | LineDedup("cc", min_chars=10)
+        assert_that(result.kept, equal_to([cc("1", d1_out), cc("2", d2_out), cc("4", D4)]), label="kept")
+        assert_that(
+            result.rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.text, r.doc.meta)),
+            equal_to([("cc/3", "line_dedup", "too_short", "hi", {"lines_removed": 1})]),
+            label="rejected",
+        )
+        assert_that(result.stats, stats_equal([
+            (("cc", "line_dedup", "in"), (4, b(D1, D2, D3, D4))),
+            (("cc", "line_dedup", "kept"), (3, b(d1_out, d2_out, D4))),
+            (("cc", "line_dedup", "dropped:too_short"), (1, b("hi"))),
+            (("cc", "line_dedup", "lines_in"), (4 + 4 + 2 + 3, b(D1, D2, D3, D4))),
+            (("cc", "line_dedup", "lines_removed"), (3, b(D1, D2, D3) - b(d1_out, d2_out, "hi"))),
+        ]), label="stats")
+
+
+def test_line_dedup_keep_first_leaves_the_line_in_the_smallest_id():
+    d2_out = "Beta unique content here\n\n"
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        result = p | beam.Create(LINE_DOCS) | LineDedup("cc", keep_first=True, min_chars=10)
+        assert_that(result.kept, equal_to([cc("1", D1), cc("2", d2_out), cc("4", D4)]), label="kept")
+        assert_that(rejection_summary(result.rejected), equal_to([("cc/3", "line_dedup", "too_short")]), label="rejected")
+        assert_that(result.stats, stats_equal([
+            (("cc", "line_dedup", "in"), (4, b(D1, D2, D3, D4))),
+            (("cc", "line_dedup", "kept"), (3, b(D1, d2_out, D4))),
+            (("cc", "line_dedup", "dropped:too_short"), (1, b("hi"))),
+            (("cc", "line_dedup", "lines_in"), (13, b(D1, D2, D3, D4))),
+            (("cc", "line_dedup", "lines_removed"), (2, b(D2, D3) - b(d2_out, "hi"))),
+        ]), label="stats")
+
+
+def test_line_dedup_default_min_chars_is_300_after_stripping():
+    long_enough = "x" * 300
+    too_short = "  " + "y" * 299 + "\n"
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        result = p | beam.Create([cc("long", long_enough), cc("short", too_short)]) | LineDedup("cc")
+        assert_that(result.kept | beam.Map(lambda d: d.id), equal_to(["cc/long"]), label="kept")
+        assert_that(rejection_summary(result.rejected), equal_to([("cc/short", "line_dedup", "too_short")]), label="rejected")
+
+
+@pytest.mark.parametrize("kwargs", [{"min_chars": -1}, {"min_chars": 1.5}, {"keep_first": "yes"}])
+def test_line_dedup_bad_config_is_a_clear_error(kwargs):
+    with pytest.raises(ValueError, match="line_dedup"):
+        LineDedup("cc", **kwargs)
+
+
+# ------------------------------------------------------------ language id
+
+ENGLISH = (
+    "The library opens at nine in the morning and closes at six in the evening. "
+    "Members can borrow up to five books at a time and renew them online."
+)
+FRENCH = (
+    "La bibliothèque ouvre à neuf heures du matin et ferme à six heures du soir. "
+    "Les membres peuvent emprunter jusqu'à cinq livres à la fois."
+)
+NUMBERS = "12 345\n678 90\n2024"
+
+
+@pytest.fixture(scope="module")
+def lid_model():
+    return default_lid_model()
+
+
+def test_language_id_keeps_english_and_reports_languages(lid_model):
+    docs = [cc("en", ENGLISH), cc("fr", FRENCH), cc("num", NUMBERS), cc("empty", " \n ")]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        result = p | beam.Create(docs) | LanguageId("cc", model_path=lid_model)
+        assert_that(
+            result.kept | beam.Map(lambda d: (d.id, d.text, d.lang, d.lang_score > 0.5)),
+            equal_to([("cc/en", ENGLISH, "en", True)]),
+            label="kept",
+        )
+        assert_that(
+            result.rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.lang)),
+            equal_to([
+                ("cc/fr", "lid", "lang", "fr"),
+                ("cc/num", "lid", "lang_score_low", "en"),
+                ("cc/empty", "lid", "empty", None),
+            ]),
+            label="rejected",
+        )
+        assert_that(result.stats, stats_equal([
+            (("cc", "lid", "in"), (4, b(ENGLISH, FRENCH, NUMBERS, " \n "))),
+            (("cc", "lid", "kept"), (1, b(ENGLISH))),
+            (("cc", "lid", "dropped:lang"), (1, b(FRENCH))),
+            (("cc", "lid", "dropped:lang_score_low"), (1, b(NUMBERS))),
+            (("cc", "lid", "dropped:empty"), (1, b(" \n "))),
+            (("cc", "lid", "lang_before:en"), (2, b(ENGLISH, NUMBERS))),
+            (("cc", "lid", "lang_before:fr"), (1, b(FRENCH))),
+            (("cc", "lid", "lang_after:en"), (1, b(ENGLISH))),
+        ]), label="stats")
+
+
+def test_language_id_does_not_mutate_its_input(lid_model):
+    original = cc("en", ENGLISH)
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        docs = p | beam.Create([original])
+        result = docs | LanguageId("cc", model_path=lid_model)
+        # The input PCollection, read after the stage ran on the same elements.
+        assert_that(docs | beam.Map(lambda d: d.lang), equal_to([None]), label="input")
+        assert_that(result.kept | beam.Map(lambda d: d.lang), equal_to(["en"]), label="kept")
+
+
+# ------------------------------------------------------------- the chain
+
+def test_curate_cc_chains_the_three_stages(lid_model):
+    footer = "Subscribe to our newsletter for weekly updates"
+    en1 = ENGLISH + "\n" + footer
+    en2 = "Our bakery sells fresh bread, cakes and pastries every day of the week.\n" + footer + " !"
+    fr = FRENCH + "\n" + footer
+    docs = [cc("1", en1), cc("2", en1.upper()), cc("3", en2), cc("4", fr)]
+    en1_out, en2_out = ENGLISH, "Our bakery sells fresh bread, cakes and pastries every day of the week."
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        result = p | beam.Create(docs) | CurateCC("cc", model_path=lid_model, min_chars=50)
+        assert_that(result.kept | beam.Map(lambda d: (d.id, d.text, d.lang)),
+                    equal_to([("cc/1", en1_out, "en"), ("cc/3", en2_out, "en")]), label="kept")
+        assert_that(rejection_summary(result.rejected), equal_to([
+            ("cc/2", "exact_dedup", "duplicate_document"),
+            ("cc/4", "lid", "lang"),
+        ]), label="rejected")
+        assert_that(result.stats, stats_equal([
+            (("cc", "exact_dedup", "in"), (4, b(en1, en1.upper(), en2, fr))),
+            (("cc", "exact_dedup", "kept"), (3, b(en1, en2, fr))),
+            (("cc", "exact_dedup", "dropped:duplicate_document"), (1, b(en1.upper()))),
+            (("cc", "line_dedup", "in"), (3, b(en1, en2, fr))),
+            (("cc", "line_dedup", "kept"), (3, b(en1_out, en2_out, FRENCH))),
+            (("cc", "line_dedup", "lines_in"), (6, b(en1, en2, fr))),
+            (("cc", "line_dedup", "lines_removed"), (3, b(en1, en2, fr) - b(en1_out, en2_out, FRENCH))),
+            (("cc", "lid", "in"), (3, b(en1_out, en2_out, FRENCH))),
+            (("cc", "lid", "kept"), (2, b(en1_out, en2_out))),
+            (("cc", "lid", "dropped:lang"), (1, b(FRENCH))),
+            (("cc", "lid", "lang_before:en"), (2, b(en1_out, en2_out))),
+            (("cc", "lid", "lang_before:fr"), (1, b(FRENCH))),
+            (("cc", "lid", "lang_after:en"), (2, b(en1_out, en2_out))),
+        ]), label="stats")
