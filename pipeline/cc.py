@@ -225,15 +225,15 @@ class LanguageId(beam.PTransform):
         # The filter annotates the document it is given; Beam forbids mutating inputs.
         copies = docs | "Copy" >> beam.Map(dataclasses.replace)
         result = copies | FilterStage(self._filter, self._source)
-        predicted = (
-            result.kept,
-            result.rejected | "RejectedDocs" >> beam.Map(lambda r: r.doc),
-        ) | "AllDocs" >> beam.Flatten()
+        # Histograms are combined per branch and only the small sums are flattened:
+        # a Flatten of documents is materialised in memory by the local runners.
         stats = (
             result.stats,
-            predicted | "LangBefore" >> _LangHistogram(self._source, "lang_before"),
+            result.kept | "LangBeforeKept" >> _LangHistogram(self._source, "lang_before"),
+            result.rejected | "RejectedDocs" >> beam.Map(lambda r: r.doc)
+            | "LangBeforeRejected" >> _LangHistogram(self._source, "lang_before"),
             result.kept | "LangAfter" >> _LangHistogram(self._source, "lang_after"),
-        ) | "AllStats" >> beam.Flatten()
+        ) | "AllStats" >> beam.Flatten() | "SumStats" >> beam.CombinePerKey(sum_pairs)
         return StageResult(result.kept, result.rejected, stats)
 
 
