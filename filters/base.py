@@ -22,6 +22,9 @@ class Drop:
 class DocumentFilter(abc.ABC):
     stage: ClassVar[str]  # the stage name written to rejected/ and stats.json
     reasons: ClassVar[tuple[str, ...]]  # every reason `apply` can return
+    # Attributes holding model file paths. The pipeline copies a remote one (gs://...)
+    # to the worker's local disk before `setup()`, since model libraries read local files.
+    model_paths: ClassVar[tuple[str, ...]] = ()
 
     def setup(self) -> None:
         """Load heavy state (models). Called once per worker before `apply`."""

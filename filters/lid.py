@@ -58,6 +58,7 @@ class LanguageIdFilter(DocumentFilter):
 
     stage = "lid"
     reasons = ("empty", "lang", "lang_score_low")
+    model_paths = ("model_path",)
 
     def __init__(self, model_path: str | Path, languages: Iterable[str] = ("en",), threshold: float = 0.5):
         languages = (languages,) if isinstance(languages, str) else tuple(languages)

@@ -8,6 +8,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from filters.base import DocumentFilter, Drop
+from pipeline.localize import localize
 from pipeline.stats import Rejection, StageResult, stage_stats
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ class ApplyFilter(beam.DoFn):
 
     def setup(self):
         start = time.perf_counter()
+        for attr in self._filter.model_paths:
+            setattr(self._filter, attr, localize(getattr(self._filter, attr)))
         self._filter.setup()
         log.info("%s: set up in %.2fs", self._stage, time.perf_counter() - start)
         self._kept = Metrics.counter(self._stage, "kept")
