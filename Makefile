@@ -8,17 +8,20 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 SAMPLE := data/sample/MANIFEST.json
 DEMO_OUT ?= out/demo
+DEMO_RUN ?= $(DEMO_OUT)/train
+DEMO_STEPS ?= 600
 PYTEST_ARGS ?=
+KENLM := .cache/kenlm/bin/lmplz
 
 .PHONY: setup sample demo test clean help
 
 help:
-	@echo "make demo   set up, build the real sample, run the pipeline end to end, print the summary"
+	@echo "make demo   set up, build the real sample, run the pipeline end to end, train a tiny model"
 	@echo "make test   set up, build the real sample, run the test suite"
 	@echo "make setup  only create .venv and install the project"
 	@echo "make clean  remove outputs (keeps .venv and the download cache)"
 
-setup: $(STAMP)
+setup: $(STAMP) $(KENLM)
 
 # torch first, pinned to the CPU wheel: anything else pulls GBs of CUDA wheels.
 $(STAMP): pyproject.toml
@@ -29,13 +32,26 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# lmplz and build_binary (the KenLM wheel only queries models); apt-get when root.
+$(KENLM): tools/build_kenlm.sh
+	tools/build_kenlm.sh
+
 sample: $(SAMPLE)
 
-$(SAMPLE): $(STAMP) samples/build_sample.py samples/fixtures.py samples/fetch.py samples/SOURCES.json
+$(SAMPLE): $(STAMP) samples/*.py samples/SOURCES.json
 	$(BIN)/python -m samples.build_sample --out data/sample
+	$(BIN)/python -m samples.build_c4_books --out data/sample
+	$(BIN)/python -m samples.build_code_qa_tex --out data/sample
+	touch $@
 
+# The pipeline (models, curate, tokenizer, shards), then a tiny LLaMA trained on the
+# shards; its summary compares the validation loss with the unigram entropy.
 demo: setup sample
 	$(BIN)/python -m pipeline run --config configs/sample.yaml --output $(DEMO_OUT)
+	$(BIN)/python -m training_entry train --data $(DEMO_OUT)/shards --preset tiny \
+		--steps $(DEMO_STEPS) --out $(DEMO_RUN)
+	$(BIN)/python -m training_entry generate --checkpoint $(DEMO_RUN) \
+		--prompt "The Universal Declaration of Human Rights" --max-new-tokens 40 --num-samples 1
 
 test: setup sample
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

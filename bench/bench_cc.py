@@ -151,7 +151,7 @@ def main() -> None:
 
     stream1 = measure("beam-stream", files, lid)
     streamN = measure("beam-stream", files * args.repeat, lid)
-    print(f"memory: streaming part (read + LID, FnApiRunner)")
+    print("memory: streaming part (read + LID, FnApiRunner)")
     print(f"  1x input peak {stream1['peak_rss_mb']:.0f} MB, {args.repeat}x input peak {streamN['peak_rss_mb']:.0f} MB"
           f"  (ratio {streamN['peak_rss_mb'] / stream1['peak_rss_mb']:.2f}; flat is ~1.0)")
     lines = _count_lines(files)

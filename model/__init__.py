@@ -1,0 +1,1 @@
+"""The LLaMA transformer (llama.py) and its presets, parameter and FLOP counts (config.py)."""

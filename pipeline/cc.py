@@ -22,7 +22,7 @@ from filters.lid import LanguageIdFilter
 from filters.line_dedup import distinct_line_hashes, remove_lines
 from filters.normalize import document_key
 from pipeline.dofn import REJECTED, FilterStage
-from pipeline.stats import Rejection, StageResult, stage_stats, sum_pairs
+from pipeline.stats import Rejection, StageResult, run_stages, stage_stats, sum_pairs
 
 EXACT_DEDUP = "exact_dedup"
 LINE_DEDUP = "line_dedup"
@@ -253,12 +253,4 @@ class CurateCC(beam.PTransform):
         self._lid = LanguageId(source, model_path=model_path, languages=languages, threshold=threshold)
 
     def expand(self, docs) -> StageResult:
-        exact = docs | "ExactDedup" >> self._exact
-        lines = exact.kept | "LineDedup" >> self._lines
-        lid = lines.kept | "LanguageId" >> self._lid
-        stages = (exact, lines, lid)
-        return StageResult(
-            lid.kept,
-            tuple(s.rejected for s in stages) | "AllRejected" >> beam.Flatten(),
-            tuple(s.stats for s in stages) | "AllStats" >> beam.Flatten(),
-        )
+        return run_stages(docs, [("ExactDedup", self._exact), ("LineDedup", self._lines), ("LanguageId", self._lid)])

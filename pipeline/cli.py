@@ -1,8 +1,10 @@
 """`python -m pipeline`: run the whole job or one stage.
 
     python -m pipeline run     --config configs/sample.yaml --output OUT [--set k=v ...] [beam options]
-    python -m pipeline models  --config ... --output OUT
-    python -m pipeline curate  --config ... --output OUT
+    python -m pipeline models     --config ... --output OUT   # LID copy, KenLM + wikiref training
+    python -m pipeline curate     --config ... --output OUT   # every source -> curated/, rejected/, stats.json
+    python -m pipeline tokenizer  --config ... --output OUT   # SentencePiece BPE on a mixture sample
+    python -m pipeline shards     --config ... --output OUT   # mix, tokenize, write shards/ + manifest.json
 
 Unrecognised flags are Beam pipeline options (--runner, --project, --region,
 --temp_location, --job_endpoint, --environment_type, --direct_running_mode,
@@ -22,7 +24,7 @@ from pipeline.config import ConfigError, config_digest, load_config
 log = logging.getLogger("pipeline")
 
 # Stages in run order. A stage joins this list when it exists; none is faked.
-STAGES = ["models", "curate"]
+STAGES = ["models", "curate", "tokenizer", "shards"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cards(out: Path) -> dict:
+    import json
+
+    cards_path = out / "models" / "cards.json"
+    if not cards_path.exists():
+        raise SystemExit(f"{out}/models is missing: run `python -m pipeline models` first (or `run`)")
+    return json.loads(cards_path.read_text())
+
+
 def run_stage(stage: str, config: dict, out: Path, beam_args: list[str], force: bool) -> None:
     from pipeline import models as models_stage
     from pipeline.outputs import mark_done, publish, stage_done, staging_dir, write_json_atomic, write_run_json
@@ -57,20 +68,19 @@ def run_stage(stage: str, config: dict, out: Path, beam_args: list[str], force: 
         log.info("%s: already finished with this config, skipped (--force to redo)", stage)
         return
     start = time.perf_counter()
-    if stage == "models":
-        cards = models_stage.run_models(config, out)
-        write_run_json(out, config, cards, ["models"])
-    elif stage == "curate":
-        import json
+    from pipeline.runner import make_options
 
+    if stage == "models":
+        from pipeline.reference_models import format_cards
+
+        cards = models_stage.run_models(config, out, make_options(beam_args))
+        write_run_json(out, config, cards, ["models"])
+        print("\n".join(["models:", *format_cards(cards)]), flush=True)
+    elif stage == "curate":
         from pipeline.curate import run_curate
-        from pipeline.runner import make_options
         from pipeline.summary import format_summary
 
-        cards_path = out / "models" / "cards.json"
-        if not cards_path.exists():
-            raise SystemExit(f"{out}/models is missing: run `python -m pipeline models` first (or `run`)")
-        cards = json.loads(cards_path.read_text())
+        cards = _cards(out)
         tmp = staging_dir(out, stage)
         stats = run_curate(config, cards, tmp, make_options(beam_args))
         write_json_atomic(tmp / "stats.json", stats)
@@ -78,6 +88,19 @@ def run_stage(stage: str, config: dict, out: Path, beam_args: list[str], force: 
                 + [f"rejected/{s}" for s in stats["sources_built"]] + ["stats.json"])
         write_run_json(out, config, cards, ["curate"])
         print(format_summary(stats), flush=True)
+    elif stage == "tokenizer":
+        from pipeline.tokenizer_stage import format_tokenizer_summary, run_tokenizer_stage
+
+        card = run_tokenizer_stage(config, out, make_options(beam_args))
+        write_run_json(out, config, _cards(out), ["tokenizer"])
+        print(format_tokenizer_summary(card), flush=True)
+    elif stage == "shards":
+        from pipeline.mix import format_mixture_table
+        from pipeline.shards import run_shards_stage
+
+        manifest = run_shards_stage(config, out, make_options(beam_args))
+        write_run_json(out, config, _cards(out), ["shards"])
+        print(format_mixture_table(manifest), flush=True)
     mark_done(out, stage, digest, seconds=round(time.perf_counter() - start, 2))
     log.info("%s: done in %.1fs", stage, time.perf_counter() - start)
 

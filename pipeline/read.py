@@ -35,11 +35,22 @@ class Malformed:
     error: str
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A well-formed record that is not a document (a WARC request, a redirect, an image),
+    yielded by parsers so that documents + skipped + malformed account for a whole file."""
+
+    path: str
+    offset: int
+    kind: str  # why: counted in stats as read/skipped:<kind>
+    nbytes: int  # the record's payload bytes
+
+
 class MalformedInputError(RuntimeError):
     """Raised instead of skipping when `strict` is set."""
 
 
-Parser = Callable[[str, BinaryIO], Iterator["Document | Malformed"]]
+Parser = Callable[[str, BinaryIO], Iterator["Document | Malformed | Skipped"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +87,9 @@ def iter_file(path: str, parse: Parser, sampling: Sampling = Sampling(), strict:
                     raise MalformedInputError(f"{item.path} at offset {item.offset}: {item.error}")
                 yield item
                 continue
+            if isinstance(item, Skipped):
+                yield item
+                continue
             if not sampling.keeps(item.id):
                 continue
             yield item
@@ -86,6 +100,7 @@ def iter_file(path: str, parse: Parser, sampling: Sampling = Sampling(), strict:
 
 class _ReadFile(beam.DoFn):
     MALFORMED = "malformed"
+    SKIPPED = "skipped"
 
     def __init__(self, parse: Parser, source: str, sampling: Sampling, strict: bool):
         self._parse, self._source, self._sampling, self._strict = parse, source, sampling, strict
@@ -103,6 +118,8 @@ class _ReadFile(beam.DoFn):
                     log.warning("skipping malformed record in %s at offset %d: %s", item.path, item.offset, item.error)
                     self._logged += 1
                 yield beam.pvalue.TaggedOutput(self.MALFORMED, item)
+            elif isinstance(item, Skipped):
+                yield beam.pvalue.TaggedOutput(self.SKIPPED, (item.kind, item.nbytes))
             else:
                 self._docs.inc()
                 yield item
@@ -136,7 +153,7 @@ class ReadDocuments(beam.PTransform):
         )
         out = paths | "Parse" >> beam.ParDo(
             _ReadFile(self._parse, source, self._sampling, self._strict)
-        ).with_outputs(_ReadFile.MALFORMED, main="docs")
+        ).with_outputs(_ReadFile.MALFORMED, _ReadFile.SKIPPED, main="docs")
         docs = out.docs
         read_stats = docs | "CountRead" >> CountDocs(source, "read", "documents")
         files = (
@@ -149,5 +166,23 @@ class ReadDocuments(beam.PTransform):
             | "OneBad" >> beam.Map(lambda _: ((source, "read", "malformed_records"), (1, 0)))
             | "CountBad" >> beam.CombinePerKey(sum_pairs)
         )
-        self.stats = (read_stats, files, bad) | "ReadStats" >> beam.Flatten()
+        skipped = (
+            out[_ReadFile.SKIPPED]
+            | "OneSkipped" >> beam.Map(lambda kn: ((source, "read", f"skipped:{kn[0]}"), (1, kn[1])))
+            | "CountSkipped" >> beam.CombinePerKey(sum_pairs)
+        )
+        self.stats = (read_stats, files, bad, skipped) | "ReadStats" >> beam.Flatten()
         return docs
+
+
+def sampling_of(config: dict) -> Sampling:
+    """The run config's dry-run sampling (`sample.*`)."""
+    return Sampling(fraction=float(config["sample"]["fraction"]),
+                    max_records_per_file=config["sample"]["max_records_per_file"])
+
+
+def read_source(p, config: dict, source: str, parse: Parser):
+    """Read `inputs.<source>` with the run's sampling and strictness: (documents, read stats)."""
+    read = ReadDocuments(config["inputs"][source], parse, source, sampling_of(config), bool(config["strict"]))
+    docs = p | f"Read_{source}" >> read
+    return docs, read.stats

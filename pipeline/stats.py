@@ -28,6 +28,22 @@ class StageResult(NamedTuple):
     stats: beam.PCollection  # (StatKey, StatValue)
 
 
+def run_stages(docs, stages) -> StageResult:
+    """Apply `(label, transform)` stages in order, each to the previous one's kept
+    documents; their rejects and stats are flattened into one StageResult."""
+    results = []
+    for label, stage in stages:
+        results.append(docs | label >> stage)
+        docs = results[-1].kept
+    if not results:
+        raise ValueError("run_stages needs at least one stage")
+    return StageResult(
+        docs,
+        tuple(r.rejected for r in results) | "AllRejected" >> beam.Flatten(),
+        tuple(r.stats for r in results) | "AllStats" >> beam.Flatten(),
+    )
+
+
 class Rejection(NamedTuple):
     doc: Document
     stage: str

@@ -4,7 +4,11 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 # Display order of stages within a source; stages not listed follow in name order.
-STAGE_ORDER = ["read", "wikipedia", "exact_dedup", "line_dedup", "lid", "perplexity", "wikiref"]
+STAGE_ORDER = [
+    "read", "gutenberg", "license", "code_rules", "pairing", "stackexchange", "arxiv", "wikipedia",
+    "c4_rules_v1", "exact_dedup", "line_dedup", "lid", "c4_dedup", "near_dedup", "perplexity", "wikiref",
+]
+QUALITY_STAGES = ("perplexity", "wikiref")
 
 
 class AccountingError(RuntimeError):
@@ -80,6 +84,8 @@ def format_summary(stats: dict[str, Any]) -> str:
                 f"  from {read.get('files', {}).get('count', 0)} files,"
                 f" {read.get('malformed_records', {}).get('count', 0)} malformed records skipped"
             )
+            if read.get("skipped"):
+                lines.append(f"  {'':<10}   other records (not documents): {_histogram(read['skipped'])}")
         for stage, entry in stages.items():
             if "in" not in entry:
                 continue
@@ -102,4 +108,8 @@ def format_summary(stats: dict[str, Any]) -> str:
             for name in ("lang_before", "lang_after"):
                 if name in entry:
                     lines.append(f"  {'':<10}   {name.replace('_', ' ')} LID ({len(entry[name])} languages): {_histogram(entry[name])}")
+            if stage in QUALITY_STAGES:
+                from pipeline.quality import summary_lines
+
+                lines.extend(summary_lines(stage, entry))
     return "\n".join(lines)

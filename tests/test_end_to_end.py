@@ -1,4 +1,5 @@
-"""The whole job on the bundled real sample, through the real CLI."""
+"""The whole job on the bundled real sample, through the real CLIs: raw files of all
+seven sources -> models -> curated Parquet -> tokenizer -> shards -> a trained tiny model."""
 import json
 import re
 import subprocess
@@ -53,14 +54,34 @@ def demo_out(tmp_path_factory):
     return out, proc.stdout
 
 
+@pytest.fixture(scope="module")
+def trained(demo_out):
+    out, _ = demo_out
+    run = out.parent / "train"
+    proc = subprocess.run(
+        [sys.executable, "-m", "training_entry", "train", "--data", str(out / "shards"), "--preset", "tiny",
+         "--steps", "200", "--eval-every", "100", "--ckpt-every", "100", "--out", str(run)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return run, proc.stdout + proc.stderr
+
+
 def test_outputs_follow_the_design_layout(demo_out):
     out, _ = demo_out
-    for path in ["models/cards.json", "stats.json", "run.json", "curated/cc", "rejected/cc",
-                 "curated/wikipedia", "rejected/wikipedia"]:
+    sources = ["cc", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange"]
+    for path in ["models/cards.json", "stats.json", "run.json", "tokenizer/tokenizer.model",
+                 "tokenizer/tokenizer.vocab", "tokenizer/tokenizer.json", "shards/manifest.json",
+                 *[f"curated/{s}" for s in sources], *[f"rejected/{s}" for s in sources]]:
         assert (out / path).exists(), path
+    for source in sources:
+        assert _table(out / "curated" / source), f"nothing curated for {source}"
     run = json.loads((out / "run.json").read_text())
     assert run["config"]["inputs"]["cc"] == ["data/sample/cc/*.warc.wet.gz"]
+    assert set(run["stages"]) == {"models", "curate", "tokenizer", "shards"}
     assert len(run["models"]["lid"]["sha256"]) == 64
+    assert set(run["models"]["perplexity"]) == {"en"} and run["models"]["wikiref"]["heldout"]
+    assert sorted(p.name for p in (out / "shards").glob("*.bin"))[0] == "train-00000.bin"
     assert not list(out.glob(".tmp-*")), "staging directories left behind"
 
 
@@ -79,8 +100,24 @@ def test_every_stage_balances_and_the_summary_reports_it(demo_out):
     assert cc["lid"]["dropped"]["lang"]["documents"] >= 20
     assert len(cc["lid"]["lang_before"]) >= 20 and set(cc["lid"]["lang_after"]) == {"en"}
     assert cc["line_dedup"]["lines_removed"]["count"] > 0
-    for needle in ["== cc ==", "== wikipedia ==", "lines removed", "lang before LID", "dropped lang"]:
-        assert needle in stdout
+    # The quality stages follow LID, and drop documents on the sample.
+    assert cc["perplexity"]["in"]["documents"] == cc["lid"]["kept"]["documents"]
+    assert cc["wikiref"]["in"]["documents"] == cc["perplexity"]["kept"]["documents"]
+    assert cc["perplexity"]["dropped"]["perplexity"]["documents"] > 0
+    assert cc["wikiref"]["dropped"]["wikiref"]["documents"] > 0
+    # Every stage of every source balances, and each later stage receives what the one before kept.
+    for source, stages in stats["sources"].items():
+        counted = [e for e in stages.values() if "in" in e]
+        assert counted, source
+        for entry in counted:
+            dropped = sum(d["documents"] for d in entry["dropped"].values())
+            assert entry["in"]["documents"] == entry["kept"]["documents"] + dropped, source
+        curated = _table(out / "curated" / source)
+        assert len(curated) == counted[-1]["kept"]["documents"], source
+    for needle in ["== cc ==", "== c4 ==", "== github ==", "== wikipedia ==", "== books ==", "== arxiv ==",
+                   "== stackexchange ==", "lines removed", "lang before LID", "dropped lang", "wikiref: fastText",
+                   "bytes/token", "LLaMA", "epochs"]:
+        assert needle in stdout, needle
 
 
 def test_planted_lines_and_languages_on_the_real_sample(demo_out):
@@ -129,3 +166,22 @@ def test_a_rerun_with_the_same_config_skips_finished_stages(demo_out):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "already finished with this config" in proc.stderr
     assert (out / "stats.json").stat().st_mtime_ns == before
+
+
+def test_the_shards_hold_every_source_and_train_a_model_below_the_unigram_entropy(demo_out, trained):
+    out, _ = demo_out
+    manifest = json.loads((out / "shards" / "manifest.json").read_text())
+    tokens = {source: row["tokens"] for source, row in manifest["mixture"]["sources"].items()}
+    assert set(tokens) == {"cc", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange"}
+    assert all(n > 0 for n in tokens.values())
+    run, log = trained
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["final_val_loss"] < summary["val_unigram_entropy"], summary
+    assert "final validation loss" in log
+    proc = subprocess.run(
+        [sys.executable, "-m", "training_entry", "generate", "--checkpoint", str(run), "--prompt", "The",
+         "--max-new-tokens", "8", "--mode", "greedy"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "[greedy] The" in proc.stdout

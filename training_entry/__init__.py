@@ -1,0 +1,15 @@
+"""The trainer: LLaMA's recipe on the pipeline's token shards.
+
+    config.py       TrainConfig (every CLI option) and the resolved Plan (batch arithmetic)
+    data.py         memory-mapped shard stream, seeded order by global sample index, validation split
+    optim.py        AdamW parameter groups and the warm-up + cosine schedule
+    loop.py         train_step (one optimizer step) and train (the run)
+    distributed.py  torchrun process groups; activation checkpointing, compile, FSDP2 / DDP from outside the model
+    checkpoint.py   atomic save, resume on any number of processes, no unpickling
+    export_hf.py    Hugging Face Llama layout (q/k permuted for their RoPE)
+    generate.py     greedy and top-p generation
+    metrics.py      log lines, metrics.jsonl, loss.png
+    resources.py    memory check before allocating, peak FLOP/s for MFU
+    tokenizer.py    the run's SentencePiece model and its agreement with the shards
+    cli.py          python -m training_entry {train,generate,export}
+"""

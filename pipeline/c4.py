@@ -1,0 +1,295 @@
+"""C4: its JSON lines as published, or rebuilt from CommonCrawl WET/WARC with C4's rules.
+
+    docs -> C4Clean ("c4_rules_v1") -> LanguageId ("lid") -> SpanDedup ("c4_dedup") -> kept
+              \\___________________________\\_____________________\\___-> rejected, stats
+
+Published C4 text has been through these rules already, so on C4 JSON they change
+little; they are what rebuilds C4 from a crawl (inputs.c4 may list *.warc.wet.gz).
+LID and dedup are also what LLaMA applied to C4 ("the preprocessing of C4 also
+contains deduplication and language identification steps").
+
+Order: TFDS runs clean -> dedup -> langdetect. Here LID runs before dedup so the
+dataset-wide shuffle only carries English pages; a span shared by an English and a
+non-English page is then judged among English pages only.
+
+LID: C4 kept pages langdetect gave >= 0.99 English; we use the project's fastText
+lid.176 model (`filters.lid.LanguageIdFilter`, `c4.lid` in the config), whose
+probabilities are calibrated differently.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from filters.c4 import DEDUP_UNITS, C4Rules, dedup_units, load_bad_words, remove_units
+from filters.document import Document
+from pipeline.dofn import REJECTED
+from pipeline.readers.jsonl import parse_c4_json
+from pipeline.stats import Rejection, StageResult, run_stages, stage_stats, sum_pairs
+
+SOURCE = "c4"
+RULES = C4Rules.stage
+DEDUP = "c4_dedup"
+ROOT = Path(__file__).resolve().parent.parent
+_LINE_STATS = "line_stats"
+_WARC_NAME = re.compile(r"\.(?:warc|wet|arc)(?:\.|$)", re.IGNORECASE)
+
+
+# --- reading ------------------------------------------------------------------------
+
+class C4Input:
+    """The parser for inputs.c4: C4 JSON lines, or WARC/WET files (by name) to rebuild C4."""
+
+    def __init__(self, main_content: bool = False):
+        # False: whole-page text, as CommonCrawl's WET (which C4 was built from) keeps
+        # it; C4's line rules then remove navigation. Only WARC HTML responses use it.
+        self.main_content = main_content
+
+    def __call__(self, path: str, fileobj):
+        if _WARC_NAME.search(path.rsplit("/", 1)[-1]):
+            from pipeline.readers.warc import make_parser
+
+            return make_parser(main_content=self.main_content, source=SOURCE)(path, fileobj)
+        return parse_c4_json(path, fileobj)
+
+
+# --- stage "c4_rules_v1" ---------------------------------------------------------------
+
+class _CleanPages(beam.DoFn):
+    def __init__(self, rules: C4Rules, source: str):
+        self._rules, self._source = rules, source
+
+    def setup(self):
+        self._kept = Metrics.counter(RULES, "kept")
+        self._dropped = {r: Metrics.counter(RULES, f"dropped_{r}") for r in self._rules.reasons}
+        self._lines_removed = Metrics.counter(RULES, "lines_removed")
+
+    def process(self, doc: Document):
+        result = self._rules.clean(doc.text)
+        if result.reason is not None:
+            self._dropped[result.reason].inc()
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc, RULES, result.reason))
+            return
+        self._kept.inc()
+        out = dataclasses.replace(doc, text=result.text)
+        removed = sum(result.removed.values())
+        self._lines_removed.inc(removed)
+        src = self._source
+        yield beam.pvalue.TaggedOutput(_LINE_STATS, ((src, RULES, "lines_in"), (result.lines_in, doc.nbytes)))
+        yield beam.pvalue.TaggedOutput(_LINE_STATS, ((src, RULES, "lines_removed"), (removed, doc.nbytes - out.nbytes)))
+        for reason, n in result.removed.items():
+            yield beam.pvalue.TaggedOutput(_LINE_STATS, ((src, RULES, f"line_drops:{reason}"), (n, 0)))
+        yield out
+
+
+class C4Clean(beam.PTransform):
+    """Stage "c4_rules_v1": `filters.c4.C4Rules` on every page.
+
+    Drop reasons: lorem_ipsum, curly_bracket, bad_words, too_few_sentences, empty.
+    Extra stat rows, over the pages kept: "lines_in" and "lines_removed" (lines,
+    bytes) and "line_drops:<reason>" (lines) for each line rule.
+    """
+
+    def __init__(self, rules: C4Rules, source: str = SOURCE):
+        super().__init__()
+        self._rules, self._source = rules, source
+
+    def expand(self, docs) -> StageResult:
+        out = docs | "Clean" >> beam.ParDo(_CleanPages(self._rules, self._source)).with_outputs(
+            REJECTED, _LINE_STATS, main="kept")
+        stats = (
+            stage_stats(docs, out.kept, out[REJECTED], self._source, RULES, ""),
+            out[_LINE_STATS] | "SumLineStats" >> beam.CombinePerKey(sum_pairs),
+        ) | "AllStats" >> beam.Flatten()
+        return StageResult(out.kept, out[REJECTED], stats)
+
+
+# --- stage "c4_dedup" -------------------------------------------------------------------
+
+def _text_digest(text: str) -> int:
+    # Tells apart two pages that share an id (a URL crawled twice) in the joins below.
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                          "little", signed=True)
+
+
+def _doc_key(doc: Document) -> tuple[str, int]:
+    return doc.id, _text_digest(doc.text)
+
+
+def _unit_occurrences(doc: Document, unit: str, span_sentences: int):
+    doc_id, digest = _doc_key(doc)
+    for pos, (h, _) in enumerate(dedup_units(doc.text, unit, span_sentences)):
+        yield h, (doc_id, digest, pos)
+
+
+def _removal_orders(element):
+    """(unit hash, occurrences) -> ((id, digest), position) for every occurrence but the first.
+
+    First = smallest (id, digest, position): the smallest document id, then the
+    earliest position, so a unit repeated inside the first page keeps one copy too.
+    """
+    _, occurrences = element
+    it = iter(occurrences)
+    next(it)
+    if next(it, None) is None:  # the common case: a unit seen once
+        return
+    # Two passes over the group (a runner may page a big one in again, rather than
+    # holding it); only the winner stays in memory.
+    winner = min(occurrences)
+    for occ in occurrences:
+        if occ != winner:  # an exact copy of the winner (same id and text) is handled in the join
+            yield (occ[0], occ[1]), occ[2]
+
+
+class _RemoveSpans(beam.DoFn):
+    """((id, digest), {"doc": [...], "remove": [positions]}) -> trimmed page, or rejected."""
+
+    def __init__(self, source: str, unit: str, span_sentences: int, min_sentences: int):
+        self._source, self._unit, self._n, self._min = source, unit, span_sentences, min_sentences
+
+    def setup(self):
+        self._kept = Metrics.counter(DEDUP, "kept")
+        self._dropped = {r: Metrics.counter(DEDUP, f"dropped_{r}") for r in SpanDedup.reasons}
+        self._lines_removed = Metrics.counter(DEDUP, "lines_removed")
+
+    def _reject(self, doc, reason):
+        self._dropped[reason].inc()
+        return beam.pvalue.TaggedOutput(REJECTED, Rejection(doc, DEDUP, reason))
+
+    def process(self, element):
+        (doc_id, _), joined = element
+        docs = list(joined["doc"])
+        if not docs:  # orders for a page that is not here: cannot happen, but never crash on it
+            return
+        doc, copies = docs[0], docs[1:]
+        for copy in copies:  # same id and same text: the same page read twice
+            yield self._reject(dataclasses.replace(copy, meta={**copy.meta, "duplicate_of": doc_id}),
+                               "duplicate_document")
+        positions = set(joined["remove"])
+        text, n_removed, sentences = remove_units(doc.text, positions, self._unit, self._n)
+        out = dataclasses.replace(doc, text=text) if n_removed else doc
+        src = self._source
+        yield beam.pvalue.TaggedOutput(_LINE_STATS, ((src, DEDUP, "lines_in"), (doc.text.count("\n") + 1, doc.nbytes)))
+        yield beam.pvalue.TaggedOutput(_LINE_STATS, ((src, DEDUP, "lines_removed"), (n_removed, doc.nbytes - out.nbytes)))
+        self._lines_removed.inc(n_removed)
+        if n_removed:
+            out.meta = {**out.meta, "c4_dedup_lines_removed": n_removed}
+        if not text.strip():
+            yield self._reject(out, "empty" if self._min == 0 else "too_few_sentences")
+        elif sentences < self._min:
+            yield self._reject(out, "too_few_sentences")
+        else:
+            self._kept.inc()
+            yield out
+
+
+class SpanDedup(beam.PTransform):
+    """Stage "c4_dedup": remove text repeated across the dataset, keeping its first occurrence.
+
+    The C4 paper discards "all but one of any three-sentence span occurring more
+    than once in the data set". Here every window of `span_sentences` consecutive
+    sentences is hashed (normalised: `filters.c4.dedup_units`); a span whose hash
+    occurs more than once is kept where it occurs first (smallest document id, then
+    position) and, everywhere else, the lines it covers are removed. Lines are the
+    unit of removal, as in TFDS, whose code (`remove_duplicate_text`) dedups whole
+    lines instead of spans: `unit="line"` does that. Pages left with fewer than
+    `min_sentences` sentences are dropped (`too_few_sentences`, as TFDS does after
+    dedup); two records with the same id and text keep one (`duplicate_document`).
+
+    Three shuffles, as cc's line dedup: unit hashes (one element per span per page),
+    removal orders, and pages joined to their orders. Extra stat rows: "lines_in",
+    "lines_removed" (lines, bytes).
+    """
+
+    reasons = ("too_few_sentences", "duplicate_document", "empty")
+
+    def __init__(self, source: str = SOURCE, *, unit: str = "span", span_sentences: int = 3, min_sentences: int = 3):
+        super().__init__()
+        if unit not in DEDUP_UNITS:
+            raise ValueError(f"c4.dedup.unit must be one of {DEDUP_UNITS}, got {unit!r}")
+        if isinstance(span_sentences, bool) or not isinstance(span_sentences, int) or span_sentences < 1:
+            raise ValueError(f"c4.dedup.span_sentences must be an integer >= 1, got {span_sentences!r}")
+        if isinstance(min_sentences, bool) or not isinstance(min_sentences, int) or min_sentences < 0:
+            raise ValueError(f"c4.rules.min_sentences must be an integer >= 0, got {min_sentences!r}")
+        self._source, self._unit, self._n, self._min = source, unit, span_sentences, min_sentences
+
+    def expand(self, docs) -> StageResult:
+        orders = (
+            docs
+            | "Units" >> beam.FlatMap(_unit_occurrences, self._unit, self._n)
+            | "GroupByUnit" >> beam.GroupByKey()
+            | "RemovalOrders" >> beam.FlatMap(_removal_orders)
+        )
+        out = (
+            {"doc": docs | "KeyByDoc" >> beam.Map(lambda d: (_doc_key(d), d)), "remove": orders}
+            | "JoinByDoc" >> beam.CoGroupByKey()
+            | "RemoveSpans" >> beam.ParDo(_RemoveSpans(self._source, self._unit, self._n, self._min)).with_outputs(
+                REJECTED, _LINE_STATS, main="kept")
+        )
+        stats = (
+            stage_stats(docs, out.kept, out[REJECTED], self._source, DEDUP, ""),
+            out[_LINE_STATS] | "SumLineStats" >> beam.CombinePerKey(sum_pairs),
+        ) | "AllStats" >> beam.Flatten()
+        return StageResult(out.kept, out[REJECTED], stats)
+
+
+# --- the whole source ---------------------------------------------------------------------
+
+def resolve_bad_words(path: str | None) -> list[str] | None:
+    """The bad-words list named by c4.rules.bad_words (relative paths: CWD, then the repo root)."""
+    if not path:
+        return None
+    candidate = Path(path)
+    if not candidate.exists() and not candidate.is_absolute() and (ROOT / candidate).exists():
+        candidate = ROOT / candidate
+    if not candidate.exists():
+        raise FileNotFoundError(f"c4.rules.bad_words: no such file {path!r}")
+    return load_bad_words(candidate)
+
+
+class CurateC4(beam.PTransform):
+    """C4Clean -> LanguageId -> SpanDedup; rejects and stats of all three, flattened."""
+
+    def __init__(self, source: str = SOURCE, *, model_path: str | Path | None = None,
+                 min_words_per_line: int = 5, min_sentences: int = 3, max_word_length: int = 1000,
+                 bad_words: Iterable[str] | None = None, languages: Iterable[str] = ("en",),
+                 threshold: float = 0.5, unit: str = "span", span_sentences: int = 3):
+        super().__init__()
+        from pipeline.cc import LanguageId
+
+        rules = C4Rules(min_words_per_line=min_words_per_line, min_sentences=min_sentences,
+                        max_word_length=max_word_length, bad_words=bad_words)
+        self._clean = C4Clean(rules, source)
+        self._lid = LanguageId(source, model_path=model_path, languages=languages, threshold=threshold)
+        self._dedup = SpanDedup(source, unit=unit, span_sentences=span_sentences, min_sentences=min_sentences)
+
+    def expand(self, docs) -> StageResult:
+        return run_stages(docs, [("C4Rules", self._clean), ("LanguageId", self._lid), ("SpanDedup", self._dedup)])
+
+
+def build_c4(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollection]:
+    """The C4 source for pipeline.curate: read inputs.c4, curate with config["c4"]."""
+    from pipeline.read import read_source
+
+    c4 = config["c4"]
+    docs, read_stats = read_source(p, config, SOURCE, C4Input(main_content=bool(c4["main_content"])))
+    rules = c4["rules"]
+    result = docs | "CurateC4" >> CurateC4(
+        SOURCE,
+        model_path=models["lid"]["path"],
+        min_words_per_line=rules["min_words_per_line"],
+        min_sentences=rules["min_sentences"],
+        max_word_length=rules["max_word_length"],
+        bad_words=resolve_bad_words(rules["bad_words"]),
+        languages=tuple(c4["lid"]["languages"]),
+        threshold=c4["lid"]["threshold"],
+        unit=c4["dedup"]["unit"],
+        span_sentences=c4["dedup"]["span_sentences"],
+    )
+    return result, read_stats

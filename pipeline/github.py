@@ -1,0 +1,124 @@
+"""GitHub curation: licence, per-file rules, exact dedup across repositories.
+
+    files -> license -> code_rules -> exact_dedup -> kept
+               \\___________\\______________\\______-> rejected, stats
+
+The two filters are Beam-free (filters/github.py) and run through the generic
+FilterStage. Exact dedup is global, so it goes through Beam's shuffle: files are
+keyed by a 128-bit hash of their exact text (after the licence header is stripped,
+so copies that differ only in a header's year or holder still match), grouped, and
+the file with the smallest id is kept. Code is compared byte for byte, not
+normalised as prose is (filters.normalize): in code, case and punctuation matter.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from filters.github import EXTENSIONS, FILENAMES, CodeFileFilter, LicenseFilter
+from pipeline.dofn import REJECTED, FilterStage
+from pipeline.read import read_source
+from pipeline.readers.github import ArchiveLimits, make_parser
+from pipeline.config import DEFAULTS as CONFIG_DEFAULTS
+from pipeline.stats import Rejection, StageResult, stage_stats, run_stages
+
+SOURCE = "github"
+EXACT_DEDUP = "exact_dedup"
+DUPLICATE = "duplicate_file"
+
+DEFAULTS = CONFIG_DEFAULTS["github"]  # commented in configs/llama.yaml
+
+
+def content_key(text: str) -> bytes:
+    """128 bits of blake2b over the exact UTF-8 text: collisions are out of reach."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class _KeepSmallestId(beam.DoFn):
+    """(content key, files with that content) -> the smallest id kept, the others rejected."""
+
+    def setup(self):
+        self._dropped = Metrics.counter(EXACT_DEDUP, f"dropped_{DUPLICATE}")
+
+    def process(self, element):
+        _, docs = element
+        it = iter(docs)
+        first = next(it)
+        if next(it, None) is None:  # the common case: content seen once
+            yield first
+            return
+        # Two passes: a runner may page a large group back in rather than hold it.
+        winner = min(d.id for d in docs)
+        kept = False
+        for doc in docs:
+            if doc.id == winner and not kept:
+                kept = True
+                yield doc
+            else:
+                self._dropped.inc()
+                dup = dataclasses.replace(doc, meta={**doc.meta, "duplicate_of": winner})
+                yield beam.pvalue.TaggedOutput(REJECTED, Rejection(dup, EXACT_DEDUP, DUPLICATE))
+
+
+class ExactFileDedup(beam.PTransform):
+    """Stage "exact_dedup": one file per exact content, across all repositories."""
+
+    def __init__(self, source: str = SOURCE):
+        super().__init__()
+        self._source = source
+
+    def expand(self, docs) -> StageResult:
+        out = (
+            docs
+            | "KeyByContent" >> beam.Map(lambda d: (content_key(d.text), d))
+            | "GroupByContent" >> beam.GroupByKey()
+            | "KeepSmallestId" >> beam.ParDo(_KeepSmallestId()).with_outputs(REJECTED, main="kept")
+        )
+        stats = stage_stats(docs, out.kept, out[REJECTED], self._source, EXACT_DEDUP, "")
+        return StageResult(out.kept, out[REJECTED], stats)
+
+
+class CurateGitHub(beam.PTransform):
+    """license -> code_rules -> exact_dedup on file documents from pipeline.readers.github."""
+
+    def __init__(self, license_filter: LicenseFilter, code_filter: CodeFileFilter, source: str = SOURCE):
+        super().__init__()
+        self._license, self._code, self._source = license_filter, code_filter, source
+
+    def expand(self, docs) -> StageResult:
+        return run_stages(docs, [
+            ("License", FilterStage(self._license, self._source)),
+            ("CodeRules", FilterStage(self._code, self._source)),
+            ("ExactDedup", ExactFileDedup(self._source)),
+        ])
+
+
+def filters_from_config(gh: dict) -> tuple[LicenseFilter, CodeFileFilter]:
+    code = CodeFileFilter(
+        extensions=gh["extensions"] if gh.get("extensions") is not None else EXTENSIONS,
+        filenames=gh["filenames"] if gh.get("filenames") is not None else FILENAMES,
+        max_file_bytes=gh["max_file_bytes"], max_line_length=gh["max_line_length"],
+        mean_line_length=gh["mean_line_length"], min_alnum_fraction=gh["min_alnum_fraction"],
+    )
+    return LicenseFilter(gh["licenses"]), code
+
+
+def parser_from_config(gh: dict):
+    arc = gh["archive"]
+    limits = ArchiveLimits(max_total_bytes=arc["max_total_bytes"], max_ratio=float(arc["max_ratio"]),
+                           max_members=arc["max_members"])
+    return make_parser(limits, max_file_bytes=gh["max_file_bytes"],
+                       license_texts_dir=gh["license_texts_dir"], license_threshold=gh["license_threshold"])
+
+
+def build_github(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollection]:
+    """Builder for pipeline/curate.py: read inputs.github, curate, return (result, read stats)."""
+    gh = config["github"]
+    license_filter, code_filter = filters_from_config(gh)
+    parse = parser_from_config(gh)
+    parse.keywords["detector"].setup()  # a missing reference licence text fails here, on the launcher
+    docs, read_stats = read_source(p, config, SOURCE, parse)
+    return docs | "CurateGitHub" >> CurateGitHub(license_filter, code_filter), read_stats

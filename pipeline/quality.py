@@ -1,0 +1,342 @@
+"""CommonCrawl quality stages (cc_net + LLaMA-1): KenLM perplexity buckets, then the
+Wikipedia-reference classifier. Appended after `pipeline.cc.CurateCC`'s LanguageId.
+
+    docs -> Perplexity: score (KenLM) ─┬─> bucket (cutoffs as side input) -> keep head+middle
+                                       └─> per-language percentiles (one global Combine)
+         -> WikiRef: P(wiki) -> drop below the threshold
+
+Perplexity cutoffs are percentiles (30th and 60th by default, as cc_net) of the
+perplexities of this run's own documents, per language, computed inside the
+pipeline: `Top.SmallestPerKey` keeps, per language, the `sample_size` documents
+with the smallest id hashes (all of them on a small run), and the percentiles of
+that sample are exact (linear interpolation, numpy's default). Top's result does
+not depend on bundling or worker count, so the cutoffs are deterministic on every
+runner; Beam's ApproximateQuantiles is exact only up to its buffer size (~1,900
+values for 100 quantiles) and above that depends on how the runner split the
+data. On a large crawl the cutoffs come from a uniform sample of `sample_size`
+documents (rank error ~ 1/sqrt(sample_size)), as cc_net computed its cutoffs from
+a sample too. Explicit cutoffs in the config override the computed ones.
+
+Stat rows besides in / kept / dropped:<reason> (documents, bytes):
+  (source, "perplexity", "bucket:<head|middle|tail|unscored>")
+  (source, "perplexity", "ppl_bin:<lang>:<lower bound>")  4 log-spaced bins a decade, all scored documents
+  (source, "perplexity", "ppl_percentile:<lang>:p<q>")     (value, 0): each emitted once per run
+  (source, "perplexity", "cutoff:<lang>:<head|tail>")      (value, 0): the cutoffs used
+  (source, "perplexity", "percentile_sample:<lang>")       (documents the percentiles came from, 0)
+  (source, "wikiref", "score_bin:<0.0..0.9>")              P(wiki) in 0.1 bins, kept and dropped
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from filters.perplexity import BUCKETS, PerplexityScorer, bucket_of, percentile
+from filters.wikiref import WikiRefFilter
+from pipeline.dofn import REJECTED, FilterStage
+from pipeline.stats import Rejection, StageResult, run_stages, stage_stats, sum_pairs
+
+log = logging.getLogger(__name__)
+
+PERPLEXITY = "perplexity"
+WIKIREF = "wikiref"
+SHOWN_PERCENTILES = (10, 25, 50, 75, 90)  # for the summary, besides the cutoff percentiles
+BINS_PER_DECADE = 4
+_STATS = "stats"
+
+
+def _id_hash(doc_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8, person=b"ppl-sample").digest(),
+                          "little")
+
+
+def ppl_bin(ppl: float) -> str:
+    """The lower bound of ppl's log-spaced bin (4 a decade: 100, 178, 316, 562, 1000...)."""
+    k = math.floor(math.log10(max(ppl, 1e-9)) * BINS_PER_DECADE + 1e-9)
+    lower = 10 ** (k / BINS_PER_DECADE)
+    return f"{lower:.0f}" if lower >= 10 else f"{lower:.2g}"
+
+
+def score_bin(score: float) -> str:
+    return f"{min(math.floor(score * 10), 9) / 10:.1f}"
+
+
+def _q(q: float) -> str:
+    return f"p{q:g}"
+
+
+class _Score(beam.DoFn):
+    """Sets doc.perplexity (a copy): the scorer never drops."""
+
+    def __init__(self, scorer: PerplexityScorer):
+        self._scorer = scorer
+
+    def setup(self):
+        start = time.perf_counter()
+        self._scorer.setup()
+        log.info("perplexity: models for %s loaded in %.2fs", ", ".join(sorted(self._scorer.models)),
+                 time.perf_counter() - start)
+        self._scored = Metrics.counter(PERPLEXITY, "scored")
+        self._unscored = Metrics.counter(PERPLEXITY, "unscored")
+
+    def process(self, doc):
+        out = self._scorer.apply(doc)
+        (self._scored if out.perplexity is not None else self._unscored).inc()
+        yield out
+
+
+def _percentiles(element, wanted: tuple[float, ...]):
+    """(lang, [(hash, ppl)...]) -> (lang, {"n": count, "p30": value, ...})."""
+    lang, sample = element
+    values = sorted(ppl for _, ppl in sample)
+    return lang, {"n": len(values), **{_q(q): percentile(values, q) for q in wanted}}
+
+
+class _Bucket(beam.DoFn):
+    """Bucket each document by its language's cutoffs; drop buckets not kept."""
+
+    def __init__(self, source: str, keep: frozenset[str]):
+        self._source, self._keep = source, keep
+
+    def setup(self):
+        self._kept = Metrics.counter(PERPLEXITY, "kept")
+        self._dropped = Metrics.counter(PERPLEXITY, "dropped_perplexity")
+
+    def process(self, doc, cutoffs):
+        ppl = doc.perplexity
+        limits = cutoffs.get(doc.lang)
+        bucket = None if ppl is None or limits is None else bucket_of(ppl, *limits)
+        doc = dataclasses.replace(doc, bucket=bucket)
+        row = (1, doc.nbytes)
+        yield beam.pvalue.TaggedOutput(_STATS, ((self._source, PERPLEXITY, f"bucket:{bucket or 'unscored'}"), row))
+        if ppl is not None:
+            yield beam.pvalue.TaggedOutput(_STATS, ((self._source, PERPLEXITY, f"ppl_bin:{doc.lang}:{ppl_bin(ppl)}"), row))
+        if bucket is not None and bucket not in self._keep:
+            self._dropped.inc()
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc, PERPLEXITY, "perplexity"))
+        else:  # unscored documents (no model for the language, no text) are kept, as cc_net's "all"
+            self._kept.inc()
+            yield doc
+
+
+def _check_percentiles(percentiles) -> tuple[float, float]:
+    try:
+        head, tail = (float(q) for q in percentiles)
+    except (TypeError, ValueError):
+        raise ValueError(f"cc.perplexity.percentiles must be two numbers, got {percentiles!r}") from None
+    if not 0 < head < tail < 100:
+        raise ValueError(f"cc.perplexity.percentiles must satisfy 0 < head < tail < 100, got {percentiles!r}")
+    return head, tail
+
+
+def _check_cutoffs(cutoffs) -> dict[str, tuple[float, float]]:
+    out = {}
+    for lang, pair in (cutoffs or {}).items():
+        try:
+            head, tail = (float(v) for v in pair)
+        except (TypeError, ValueError):
+            raise ValueError(f"cc.perplexity.cutoffs.{lang} must be [head, tail] perplexities, got {pair!r}") from None
+        if not 0 < head <= tail:
+            raise ValueError(f"cc.perplexity.cutoffs.{lang} must satisfy 0 < head <= tail, got {pair!r}")
+        out[lang] = (head, tail)
+    return out
+
+
+class Buckets(beam.PTransform):
+    """Scored documents -> per-language percentile cutoffs -> head/middle/tail, tail dropped.
+
+    The second half of the perplexity stage (its stats rows carry stage
+    "perplexity"); `Perplexity` puts the scoring DoFn in front of it.
+    """
+
+    def __init__(self, source: str = "cc", *, percentiles: Iterable[float] = (30, 60),
+                 cutoffs: Mapping[str, Iterable[float]] | None = None, keep: Iterable[str] = ("head", "middle"),
+                 sample_size: int = 100_000):
+        super().__init__()
+        self._percentiles = _check_percentiles(percentiles)
+        self._cutoffs = _check_cutoffs(cutoffs)
+        keep = frozenset([keep] if isinstance(keep, str) else keep)
+        if not keep or not keep <= set(BUCKETS):
+            raise ValueError(f"cc.perplexity.keep must be a non-empty subset of {list(BUCKETS)}, got {sorted(keep)}")
+        if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 1:
+            raise ValueError(f"cc.perplexity.sample_size must be a positive integer, got {sample_size!r}")
+        self._source, self._keep, self._sample_size = source, keep, sample_size
+
+    def expand(self, scored) -> StageResult:
+        source, (head_q, tail_q), explicit = self._source, self._percentiles, self._cutoffs
+        wanted = tuple(sorted({*SHOWN_PERCENTILES, head_q, tail_q}))
+        distribution = (
+            scored
+            | "LangPerplexity" >> beam.FlatMap(
+                lambda d: [(d.lang, (_id_hash(d.id), d.perplexity))] if d.perplexity is not None else [])
+            | "Sample" >> beam.combiners.Top.SmallestPerKey(self._sample_size)
+            | "Percentiles" >> beam.Map(_percentiles, wanted)
+        )
+        cutoffs = distribution | "Cutoffs" >> beam.Map(
+            lambda kv: (kv[0], explicit.get(kv[0], (kv[1][_q(head_q)], kv[1][_q(tail_q)]))))
+        out = scored | "Bucket" >> beam.ParDo(_Bucket(source, self._keep), beam.pvalue.AsDict(cutoffs)).with_outputs(
+            REJECTED, _STATS, main="kept")
+
+        def distribution_rows(kv):
+            lang, dist = kv
+            yield (source, PERPLEXITY, f"percentile_sample:{lang}"), (dist["n"], 0)
+            for q in wanted:
+                yield (source, PERPLEXITY, f"ppl_percentile:{lang}:{_q(q)}"), (round(dist[_q(q)], 1), 0)
+
+        stats = (
+            stage_stats(scored, out.kept, out[REJECTED], source, PERPLEXITY, ""),
+            out[_STATS] | "SumBuckets" >> beam.CombinePerKey(sum_pairs),
+            distribution | "DistributionRows" >> beam.FlatMap(distribution_rows),
+            cutoffs | "CutoffRows" >> beam.FlatMap(lambda kv: [
+                ((source, PERPLEXITY, f"cutoff:{kv[0]}:head"), (round(kv[1][0], 1), 0)),
+                ((source, PERPLEXITY, f"cutoff:{kv[0]}:tail"), (round(kv[1][1], 1), 0)),
+            ]),
+        ) | "AllStats" >> beam.Flatten()
+        return StageResult(out.kept, out[REJECTED], stats)
+
+
+class Perplexity(beam.PTransform):
+    """Stage "perplexity": KenLM score, per-language percentile cutoffs, head/middle/tail.
+
+    `models`: {lang: (sentencepiece path, KenLM path)}. `percentiles`: the head and
+    tail cutoffs as percentiles of this run's perplexities (cc_net: 30, 60).
+    `cutoffs`: {lang: (head, tail)} perplexities overriding the computed ones.
+    `keep`: the buckets kept (head and middle by default); the others are dropped
+    with reason `perplexity`. Documents left unscored (a language with no model)
+    are kept with bucket None.
+    """
+
+    def __init__(self, source: str = "cc", *, models: Mapping[str, tuple[str | Path, str | Path]],
+                 percentiles: Iterable[float] = (30, 60), cutoffs: Mapping[str, Iterable[float]] | None = None,
+                 keep: Iterable[str] = ("head", "middle"), sample_size: int = 100_000):
+        super().__init__()
+        # Built now so a bad setting fails at pipeline construction, not on a worker.
+        self._buckets = Buckets(source, percentiles=percentiles, cutoffs=cutoffs, keep=keep, sample_size=sample_size)
+        self._scorer = PerplexityScorer(models)
+
+    def expand(self, docs) -> StageResult:
+        scored = docs | "Score" >> beam.ParDo(_Score(self._scorer))
+        return scored | "Buckets" >> self._buckets
+
+
+class WikiRef(beam.PTransform):
+    """Stage "wikiref": `wikiref_score` = P(wiki) (filters.wikiref); below `threshold` -> dropped."""
+
+    def __init__(self, source: str = "cc", *, model_path: str | Path, threshold: float = 0.25):
+        super().__init__()
+        self._source = source
+        self._filter = WikiRefFilter(model_path, threshold)
+
+    def expand(self, docs) -> StageResult:
+        source = self._source
+        # The filter writes the score on the document it is given; Beam forbids mutating inputs.
+        copies = docs | "Copy" >> beam.Map(dataclasses.replace)
+        result = copies | FilterStage(self._filter, source)
+        scores = (
+            (result.kept, result.rejected | "RejectedDocs" >> beam.Map(lambda r: r.doc))
+            | "AllDocs" >> beam.Flatten()
+            | "ScoreBins" >> beam.Map(
+                lambda d: ((source, WIKIREF, f"score_bin:{score_bin(d.wikiref_score)}"), (1, d.nbytes)))
+            | "SumScoreBins" >> beam.CombinePerKey(sum_pairs)
+        )
+        stats = (result.stats, scores) | "AllStats" >> beam.Flatten()
+        return StageResult(result.kept, result.rejected, stats)
+
+
+class CurateQuality(beam.PTransform):
+    """Perplexity -> WikiRef; rejects and stats of both, flattened.
+
+    A stage without a model (no language model at all, or no wikiref classifier)
+    is skipped with a warning, never faked. Keyword arguments mirror the config:
+    `cc.perplexity.*`, `cc.wikiref.threshold`; the model paths come from the
+    models stage's cards (see `from_config`).
+    """
+
+    def __init__(self, source: str = "cc", *, perplexity_models: Mapping[str, tuple[str, str]],
+                 wikiref_model: str | Path | None, percentiles: Iterable[float] = (30, 60),
+                 cutoffs: Mapping[str, Iterable[float]] | None = None, keep: Iterable[str] = ("head", "middle"),
+                 sample_size: int = 100_000, wikiref_threshold: float = 0.25):
+        super().__init__()
+        self._stages = []
+        if perplexity_models:
+            self._stages.append(("Perplexity", Perplexity(source, models=perplexity_models, percentiles=percentiles,
+                                                          cutoffs=cutoffs, keep=keep, sample_size=sample_size)))
+        else:
+            log.warning("%s: no KenLM model: the perplexity stage is skipped", source)
+        if wikiref_model:
+            self._stages.append(("WikiRef", WikiRef(source, model_path=wikiref_model, threshold=wikiref_threshold)))
+        else:
+            log.warning("%s: no wikiref classifier: the wikiref stage is skipped", source)
+
+    def expand(self, docs) -> StageResult:
+        if not self._stages:
+            empty = docs.pipeline | "NoQualityStage" >> beam.Create([])
+            return StageResult(docs, empty, empty)
+        return run_stages(docs, self._stages)
+
+
+def from_config(config: dict, cards: dict, source: str = "cc") -> CurateQuality:
+    """CurateQuality for the CC stage, from the run config and OUT/models/cards.json."""
+    models = {
+        lang: (card["sentencepiece"]["path"], card["kenlm"]["path"])
+        for lang, card in (cards.get("perplexity") or {}).items()
+    }
+    wikiref = cards.get("wikiref") or {}
+    ppl = config["cc"]["perplexity"]
+    return CurateQuality(
+        source,
+        perplexity_models=models,
+        wikiref_model=wikiref.get("path"),
+        percentiles=ppl["percentiles"],
+        cutoffs=ppl["cutoffs"],
+        keep=ppl["keep"],
+        sample_size=ppl["sample_size"],
+        wikiref_threshold=config["cc"]["wikiref"]["threshold"],
+    )
+
+
+def _bar(count: int, most: int, width: int = 20) -> str:
+    return "#" * max(1, round(width * count / most)) if count else ""
+
+
+def summary_lines(stage: str, entry: dict, indent: str = " " * 15) -> list[str]:
+    """Extra summary lines for the perplexity and wikiref stages, from their stats.json entry.
+
+    `entry` is `assemble_stats`'s nesting of this module's rows ("bucket:head" ->
+    entry["bucket"]["head"], ...). Histograms are printed in bin order, not by count.
+    """
+    lines = []
+    if stage == PERPLEXITY:
+        buckets = entry.get("bucket", {})
+        if buckets:
+            lines.append(indent + "buckets: " + ", ".join(
+                f"{b} {buckets[b]:,}" for b in (*BUCKETS, "unscored") if b in buckets))
+        cutoffs, pcts, sample = entry.get("cutoff", {}), entry.get("ppl_percentile", {}), entry.get("percentile_sample", {})
+        bins = entry.get("ppl_bin", {})
+        for lang in sorted({key.split(":")[0] for key in (*cutoffs, *pcts, *bins)}):
+            if f"{lang}:head" in cutoffs:
+                lines.append(f"{indent}{lang}: head < {cutoffs[f'{lang}:head']} <= middle < {cutoffs[f'{lang}:tail']} "
+                             f"<= tail (perplexity; percentiles of {sample.get(lang, 0):,} documents)")
+            shown = sorted(((float(k.split(":p")[1]), v) for k, v in pcts.items() if k.startswith(f"{lang}:p")))
+            if shown:
+                lines.append(f"{indent}{lang} perplexity percentiles: " + ", ".join(f"p{q:g} {v}" for q, v in shown))
+            hist = sorted(((float(k.split(":")[1]), k.split(":")[1], v) for k, v in bins.items()
+                           if k.startswith(f"{lang}:")))
+            most = max((v for _, _, v in hist), default=0)
+            for _, label, count in hist:
+                lines.append(f"{indent}  ppl >= {label:>6} {count:>7,} {_bar(count, most)}")
+    elif stage == WIKIREF:
+        hist = sorted((entry.get("score_bin") or {}).items())
+        most = max((v for _, v in hist), default=0)
+        if hist:
+            lines.append(f"{indent}P(wiki) of every document scored:")
+        for label, count in hist:
+            lines.append(f"{indent}  {label}-{float(label) + 0.1:.1f} {count:>7,} {_bar(count, most)}")
+    return lines

@@ -1,0 +1,529 @@
+"""Streaming WARC and WET reader: CommonCrawl records in, Documents out.
+
+`parse_warc(path, fileobj)` is the Beam-free parser `pipeline.read.ReadDocuments`
+runs on each file. It reads plain WARC, gzip WARC (one member per record, as
+CommonCrawl writes them, or a single gzip stream) and WET files:
+
+  response, HTTP 200, text/html or application/xhtml+xml
+      -> charset (BOM, HTTP header, <meta>, detection) -> resiliparse main text
+  conversion (WET plain text) -> the text as is
+  anything else -> not a document; a `Skipped` marker names why (when asked for)
+
+FastWARC does the parsing (it is several times faster than warcio). It stops with an
+OSError at the first broken record, and silently at a truncated last record, so this
+module adds what it lacks: on an error it re-frames the last good record by hand,
+reports the broken bytes as `Malformed(path, offset, error)` and restarts FastWARC at
+the next record it can find (the next gzip member holding a WARC header, or the next
+line starting "WARC/"); at the end it checks the last record is whole. Those checks
+only run on the error path and once per file, so a clean file is pure FastWARC.
+
+Offsets are byte offsets in the file as stored: of the gzip member for a gzip WARC
+(what CommonCrawl's index gives), of the record for a plain one. A single gzip stream
+has no member per record, so there offsets count bytes of the decompressed stream.
+"""
+from __future__ import annotations
+
+import codecs
+import functools
+import gzip
+import io
+import os
+import re
+import zlib
+from typing import BinaryIO, Iterator
+
+from fastwarc.stream_io import BrotliReader, ChunkedReader, ZstdReader
+from fastwarc.warc import ArchiveIterator, WarcRecordType
+from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encoding_to_html5
+
+from filters.document import Document, digest_id
+from pipeline.read import Malformed, Skipped
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+# Why a record is not a document: its WARC type, or for a response what was wrong.
+SKIP_KINDS = (
+    "warcinfo", "request", "metadata", "revisit", "resource", "continuation", "unknown",
+    "not_http",  # a response that is not an HTTP(S) capture (dns:, file:///, no HTTP block)
+    "status_not_200",  # redirects, errors: no page text (LLaMA/CCNet keep 200s only)
+    "not_html",  # images, CSS, scripts, PDFs...
+    "no_text",  # HTML (or WET text) with nothing left after extraction
+)
+
+_MAX_HEADER = 32 << 10  # FastWARC's default max_header_len
+# An HTML body is read (and decompressed) up to this size: far beyond any real page
+# (CommonCrawl stores at most 1-5 MiB), small enough that a gzip bomb cannot hurt.
+MAX_HTML_BYTES = 64 << 20
+# What reading a damaged single gzip stream raises; such damage ends the file (after a
+# Malformed) instead of crashing it. Other OSErrors are real I/O errors and propagate,
+# so that the runner retries the file.
+_STREAM_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+_CHUNK = 1 << 20
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_HEADER_END = re.compile(rb"\n\r*\n")  # tolerant: some writers end lines with \r\r\n
+_CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)[ \t]*\r*$")
+# Where to resume in a plain WARC: a version line and a header field. Not only at a line
+# start: a record cut short by a crash is often followed straight by the next one.
+_RECORD_START = re.compile(rb"WARC/\d\.\d+\r?\n[A-Za-z0-9-]+:")
+
+
+def make_parser(main_content: bool = True, source: str = "cc", report_skipped: bool = False):
+    """A picklable `parse(path, fileobj)` for ReadDocuments, bound to these settings."""
+    return functools.partial(parse_warc, source=source, main_content=main_content, report_skipped=report_skipped)
+
+
+def parse_warc(path: str, fileobj: BinaryIO, *, source: str = "cc", main_content: bool = True,
+               report_skipped: bool = False) -> Iterator[Document | Malformed | Skipped]:
+    """Yield one Document per HTML response or WET conversion record of a WARC file.
+
+    Broken records and garbage between records yield `Malformed` and reading resumes
+    at the next good record; a file that is not a WARC yields one `Malformed`. With
+    `report_skipped`, every other record yields a `Skipped` naming its kind, so that
+    documents + skipped + malformed account for the whole file.
+    """
+    if not fileobj.seekable():
+        raise ValueError(f"{path}: WARC reading needs a seekable file (to resynchronise after bad records)")
+    mode, problem = _sniff(fileobj)
+    if problem:
+        yield Malformed(path, 0, problem)
+        return
+    if mode is None:  # empty file
+        return
+    stream = gzip.GzipFile(fileobj=fileobj, mode="rb") if mode == "gzip_stream" else fileobj
+    framing = _GzipMembers(stream) if mode == "gzip" else _PlainRecords(stream)
+    convert = _Converter(path, source, main_content, report_skipped)
+    start: int | None = 0
+    while start is not None:
+        start = yield from _read_from(path, stream, framing, convert, start)
+
+
+def _read_from(path, stream, framing, convert, start: int):
+    """Run FastWARC from `start` until the end or an error; return where to resume (or None).
+
+    The item made from the last record is held back until FastWARC moves past that
+    record cleanly, so a record found broken afterwards yields Malformed instead.
+    """
+    try:
+        stream.seek(start)
+    except _STREAM_ERRORS as e:  # a single gzip stream that cannot be read up to `start`
+        yield Malformed(path, start, f"unreadable: {_describe(e)}")
+        return None
+    records = iter(ArchiveIterator(stream, parse_http=False, stream_detect=(framing.kind == "gzip")))
+    last: int | None = None  # offset of the last record read in this run
+    pending = None
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except Exception as e:  # noqa: BLE001 - FastWARC's errors are all "this input is broken"
+            return (yield from _after_error(path, framing, start, last, pending, _describe(e)))
+        if pending is not None:
+            yield pending
+        last = record.stream_pos
+        try:
+            pending = convert(record)
+        except _BrokenPayload as e:
+            yield Malformed(path, last, str(e))
+            return framing.next_record(last + 1)
+    if last is None:
+        end = start
+    else:
+        end, problem = framing.check(last)
+        if problem:  # e.g. a truncated last record, which FastWARC passes over in silence
+            yield Malformed(path, last, problem)
+            return framing.next_record(last + 1)
+        if pending is not None:
+            yield pending
+    # FastWARC stopped without an error: make sure it did not stop early.
+    if framing.at_eof(end):
+        return None
+    nxt = framing.next_record(end)
+    if nxt == end and last is not None:
+        return end
+    where = f"the next record at {nxt}" if nxt is not None and nxt > end else "the end of the file"
+    yield Malformed(path, end, f"no readable record from {end} up to {where}")
+    return nxt if nxt is not None and nxt > end else None
+
+
+def _after_error(path, framing, start: int, last: int | None, pending, error: str):
+    """Locate what broke after record `last` (or at `start`), report it, return where to resume."""
+    if last is None:  # the record at `start` itself is broken
+        yield Malformed(path, start, error)
+        return framing.next_record(start + 1)
+    end, problem = framing.check(last)
+    if problem:  # the last record was not whole after all
+        yield Malformed(path, last, f"{problem} ({error})")
+        return framing.next_record(last + 1)
+    if pending is not None:
+        yield pending
+    nxt = framing.next_record(end)
+    if nxt != end:
+        where = f"up to the next record at {nxt}" if nxt is not None else "up to the end of the file"
+        yield Malformed(path, end, f"garbage after the record at {last}, {where} ({error})")
+    # A record starts where expected after the last one: restart there. If it is
+    # broken, FastWARC fails on it at once and it is reported then (and a passing
+    # read error in the stream costs nothing).
+    return nxt
+
+
+def _describe(e: Exception) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+def _sniff(f) -> tuple[str | None, str | None]:
+    """("plain" | "gzip" | "gzip_stream" | None for empty, problem) from the first bytes."""
+    f.seek(0)
+    head = f.read(1 << 16)
+    f.seek(0)
+    if not head:
+        return None, None
+    if head.lstrip(b"\r\n").startswith(b"WARC/"):
+        return "plain", None
+    if not head.startswith(_GZIP_MAGIC):
+        return None, f"not a WARC file: it starts with {head[:24]!r}"
+    z = zlib.decompressobj(31)
+    try:
+        out = z.decompress(head, 1 << 20)
+    except zlib.error:
+        return "gzip", None  # a broken first member: the error path reports it and moves on
+    if out and not out.lstrip(b"\r\n").startswith(b"WARC/"):
+        return None, f"not a WARC file: gzip content starts with {out[:24]!r}"
+    m = _HEADER_END.search(out)
+    cl = m and _CONTENT_LENGTH.search(out, 0, m.end())
+    if cl and out[m.end() + int(cl.group(1)):].lstrip(b"\r\n").startswith(b"WARC/"):
+        # The first member holds more than one record, so members do not mark records
+        # (a single gzip stream): read it decompressed, with offsets in that stream.
+        return "gzip_stream", None
+    return "gzip", None
+
+
+class _PlainRecords:
+    """Record boundaries of an uncompressed (or decompressed) WARC, for the error path."""
+
+    kind = "plain"
+
+    def __init__(self, f):
+        self._f = f
+
+    def check(self, pos: int) -> tuple[int | None, str | None]:
+        """(where the next record should start, None) if the record at pos is whole,
+        else (None, what is wrong with it)."""
+        try:
+            return self._check(pos)
+        except _STREAM_ERRORS as e:
+            return None, f"unreadable: {_describe(e)}"
+
+    def next_record(self, frm: int) -> int | None:
+        """Offset of the first WARC version line (followed by a header) at or after frm."""
+        try:
+            return self._next_record(frm)
+        except _STREAM_ERRORS:
+            return None
+
+    def at_eof(self, pos: int) -> bool:
+        try:
+            self._f.seek(pos)
+            return not self._f.read(4096).strip(b"\r\n")
+        except _STREAM_ERRORS:
+            return False
+
+    def _check(self, pos: int) -> tuple[int | None, str | None]:
+        f = self._f
+        f.seek(pos)
+        head = f.read(_MAX_HEADER + 64)
+        m = _HEADER_END.search(head)
+        if not m:
+            if len(head) < _MAX_HEADER:
+                return None, "truncated: the file ends inside the WARC header"
+            return None, f"no end of the WARC header within {_MAX_HEADER} bytes"
+        cl = _CONTENT_LENGTH.search(head, 0, m.end())
+        if not cl:
+            return None, "WARC header without a valid Content-Length"
+        declared = int(cl.group(1))
+        end = pos + m.end() + declared
+        if declared:
+            f.seek(end - 1)
+            if not f.read(1):
+                return None, f"truncated: Content-Length {declared} runs past the end of the file"
+        f.seek(end)
+        tail = f.read(64)
+        if tail and tail[:1] not in b"\r\n":
+            return None, f"Content-Length {declared} does not end the record: {tail[:16]!r} follows it"
+        return end + len(tail) - len(tail.lstrip(b"\r\n")), None
+
+    def _next_record(self, frm: int) -> int | None:
+        f = self._f
+        f.seek(frm)
+        base, buf = frm, b""
+        while True:
+            chunk = f.read(_CHUNK)
+            buf += chunk
+            m = _RECORD_START.search(buf)
+            if m:
+                return base + m.start()
+            if not chunk:
+                return None
+            keep = max(len(buf) - 64, 0)  # a match may straddle chunks
+            base += keep
+            buf = buf[keep:]
+
+
+class _GzipMembers:
+    """Gzip member boundaries of a one-record-per-member WARC, for the error path."""
+
+    kind = "gzip"
+
+    def __init__(self, f):
+        self._f = f
+
+    def check(self, pos: int) -> tuple[int | None, str | None]:
+        """(end of the member at pos, None) if it inflates whole to exactly one record,
+        else (None, what is wrong with it)."""
+        f = self._f
+        f.seek(pos)
+        z = zlib.decompressobj(31)
+        fed = size = 0
+        head = b""
+        try:
+            while not z.eof:
+                chunk = f.read(1 << 16)
+                if not chunk:
+                    return None, "truncated gzip member: the file ends inside it"
+                fed += len(chunk)
+                data = chunk
+                while data and not z.eof:  # bounded output: a member may inflate hugely
+                    out = z.decompress(data, _CHUNK)
+                    size += len(out)
+                    if len(head) < _MAX_HEADER + 64:
+                        head += out[: _MAX_HEADER + 64 - len(head)]
+                    data = z.unconsumed_tail
+        except zlib.error as e:
+            return None, f"gzip member does not inflate: {e}"
+        end = pos + fed - len(z.unused_data)
+        m = _HEADER_END.search(head)
+        cl = m and _CONTENT_LENGTH.search(head, 0, m.end())
+        if not cl:
+            return None, "gzip member without a WARC header and Content-Length"
+        declared = int(cl.group(1))
+        extra = size - m.end() - declared
+        if extra < 0:
+            return None, f"truncated record: {-extra} bytes short of its Content-Length"
+        # The block is followed by CRLF CRLF, then the member ends or (some writers)
+        # another record starts in the same member.
+        after = head[m.end() + declared:].lstrip(b"\r\n")
+        if extra > 4 and not after.startswith(b"WARC/"):
+            return None, f"Content-Length {declared} leaves {extra} bytes unread in the gzip member"
+        return end, None
+
+    def next_record(self, frm: int) -> int | None:
+        """Offset of the first gzip member at or after frm that inflates to a WARC header."""
+        f = self._f
+        base = frm
+        f.seek(base)
+        buf = b""
+        while True:
+            chunk = f.read(_CHUNK)
+            buf += chunk
+            i = buf.find(_GZIP_MAGIC)
+            while i >= 0:
+                if self._starts_record(base + i):
+                    return base + i
+                i = buf.find(_GZIP_MAGIC, i + 1)
+            if not chunk:
+                return None
+            keep = max(len(buf) - 2, 0)
+            base += keep
+            buf = buf[keep:]
+            f.seek(base + len(buf))
+
+    def _starts_record(self, pos: int) -> bool:
+        f = self._f
+        f.seek(pos)
+        try:
+            out = zlib.decompressobj(31).decompress(f.read(1 << 14), 16)
+        except zlib.error:
+            return False
+        return out.startswith(b"WARC/")
+
+    def at_eof(self, pos: int) -> bool:
+        self._f.seek(pos)
+        return not self._f.read(1)
+
+
+class _BrokenPayload(Exception):
+    """Reading a record's block failed: the record is broken and FastWARC must restart."""
+
+
+# FastWARC's record types are not hashable; key by their int value.
+_SKIP_TYPES = {
+    int(WarcRecordType.warcinfo): "warcinfo",
+    int(WarcRecordType.request): "request",
+    int(WarcRecordType.metadata): "metadata",
+    int(WarcRecordType.revisit): "revisit",
+    int(WarcRecordType.resource): "resource",
+    int(WarcRecordType.continuation): "continuation",
+}
+
+
+class _Converter:
+    """One FastWARC record -> Document, Skipped (or None when skips are not reported), Malformed."""
+
+    def __init__(self, path: str, source: str, main_content: bool, report_skipped: bool):
+        self.path, self.source = path, source
+        self.main_content, self.report_skipped = main_content, report_skipped
+        self.file = os.path.basename(path)
+
+    def __call__(self, record):
+        rtype = record.record_type
+        if rtype == WarcRecordType.response:
+            return self._response(record)
+        if rtype == WarcRecordType.conversion:
+            return self._conversion(record)
+        return self._skip(record, _SKIP_TYPES.get(int(rtype), "unknown"))
+
+    def _skip(self, record, kind: str):
+        if self.report_skipped:
+            return Skipped(self.path, record.stream_pos, kind, record.content_length)
+        return None
+
+    def _response(self, record):
+        if not record.is_http or not _target_uri(record).lower().startswith(("http://", "https://")):
+            # e.g. dns: records, or a capture tool's file:/// screenshots and reports
+            return self._skip(record, "not_http")
+        try:
+            # Undecoded: archived headers often claim a chunked or gzip body that the
+            # crawler stored decoded, so decoding is tried in _decode_payload instead.
+            record.parse_http(auto_decode="none")
+        except Exception as e:  # noqa: BLE001 - a broken HTTP header in an intact record
+            return Malformed(self.path, record.stream_pos, f"bad HTTP header: {_describe(e)}")
+        status = _status(record.http_headers)
+        if status is None:
+            line = record.http_headers.status_line
+            return Malformed(self.path, record.stream_pos, f"no valid HTTP status line: {line!r}")
+        if status != 200:
+            return self._skip(record, "status_not_200")
+        ctype = record.http_content_type or record.headers.get("WARC-Identified-Payload-Type") or ""
+        ctype = ctype.split(";", 1)[0].strip().lower()
+        if ctype not in HTML_TYPES:
+            return self._skip(record, "not_html")
+        body = _decode_payload(_read(record, MAX_HTML_BYTES), record.http_headers)
+        try:
+            html = bytes_to_str(body, _charset(body, record.http_charset))
+            text = extract_plain_text(html, main_content=self.main_content)
+        except Exception as e:  # noqa: BLE001 - one bad page must not stop the file
+            return Malformed(self.path, record.stream_pos, f"HTML extraction failed: {_describe(e)}")
+        return self._document(record, text, ctype)
+
+    def _conversion(self, record):
+        text = _read(record).decode("utf-8", errors="replace")
+        doc = self._document(record, text, record.headers.get("Content-Type", "text/plain"))
+        if isinstance(doc, Document):
+            refers = record.headers.get("WARC-Refers-To")
+            if refers:
+                doc.meta["refers_to"] = refers.strip("<>")
+            langs = record.headers.get("WARC-Identified-Content-Language")
+            if langs:
+                doc.meta["identified_languages"] = langs
+        return doc
+
+    def _document(self, record, text: str, content_type: str):
+        text = _clean(text)
+        if not text or text.isspace():
+            return self._skip(record, "no_text")
+        record_id = (record.record_id or "").strip("<>")
+        if not record_id:
+            return Malformed(self.path, record.stream_pos, "record without WARC-Record-ID")
+        doc_id = (f"{self.source}/{record_id[9:]}" if record_id.startswith("urn:uuid:")
+                  else digest_id(self.source, record_id))
+        return Document(
+            id=doc_id,
+            source=self.source,
+            text=text,
+            url=_target_uri(record) or None,
+            meta={
+                "warc_file": self.file,
+                "offset": record.stream_pos,
+                "date": record.headers.get("WARC-Date"),
+                "content_type": content_type,
+                "warc_type": str(record.record_type),
+            },
+        )
+
+
+def _target_uri(record) -> str:
+    # wget (1.20+) writes the WARC 1.1 draft form "<https://...>".
+    return (record.headers.get("WARC-Target-URI") or "").strip().strip("<>")
+
+
+def _read(record, limit: int = -1) -> bytes:
+    try:
+        return record.reader.read(limit)
+    except Exception as e:  # noqa: BLE001
+        raise _BrokenPayload(f"record body unreadable: {_describe(e)}") from e
+
+
+_STATUS = re.compile(r"HTTP/\d+(?:\.\d+)?[ \t]+(\d{3})(?:[ \t]|$)")
+
+
+def _status(http_headers) -> int | None:
+    """The HTTP status; FastWARC gives None for a line without a reason phrase ("HTTP/1.0 302 ")."""
+    if http_headers.status_code is not None:
+        return http_headers.status_code
+    m = _STATUS.match(http_headers.status_line or "")
+    return int(m.group(1)) if m else None
+
+
+def _decode_payload(body: bytes, http_headers) -> bytes:
+    """Undo Transfer-/Content-Encoding where the body really is encoded (as warcio does).
+
+    Crawlers often store the decoded body but keep the original headers (CommonCrawl
+    renames them instead), so a body that does not decode is taken as it is.
+    """
+    if "chunked" in (http_headers.get("Transfer-Encoding") or "").lower():
+        try:
+            body = ChunkedReader(io.BytesIO(body)).read(MAX_HTML_BYTES)
+        except Exception:  # noqa: BLE001 - not really chunked: keep it as stored
+            pass
+    coding = (http_headers.get("Content-Encoding") or "").strip().lower()
+    if coding in ("gzip", "x-gzip", "deflate"):
+        # A gzip or zlib header (auto-detected); "deflate" is sometimes sent raw.
+        for wbits in (47, -15) if coding == "deflate" else (47,):
+            try:
+                out = zlib.decompressobj(wbits).decompress(body, MAX_HTML_BYTES)
+            except zlib.error:
+                continue
+            if out:  # a body cut short (CommonCrawl truncates) still gives its start
+                return out
+    elif coding in ("br", "zstd"):
+        reader = BrotliReader if coding == "br" else ZstdReader
+        try:
+            return reader(io.BytesIO(body)).read(MAX_HTML_BYTES)
+        except Exception:  # noqa: BLE001 - not really encoded: keep it as stored
+            pass
+    return body
+
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def _charset(body: bytes, http_charset: str | None) -> str:
+    """The HTML5 precedence: byte order mark, HTTP charset, <meta> charset, detection."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
+    if http_charset:
+        mapped = map_encoding_to_html5(http_charset, fallback_utf8=False)
+        if mapped:
+            return mapped
+    return detect_encoding(body, from_html_meta=True)
+
+
+def _clean(text: str) -> str:
+    """"\n" line endings, no NUL bytes (the text is valid Unicode already)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text

@@ -1,0 +1,282 @@
+"""`python -m pipeline shards`: tokenize, mix and write the token shards (Beam).
+
+    curated Parquet ─ tokenize (BOS ids EOS; model loaded once per worker) ─┬─ val (by id hash) ─────────────── WriteShards("val")
+                                                                          └─ train ─ sizes per source (Combine)
+                                                                                   ─ plan (mix.plan_mixture)
+                                                                                   ─ copies (mix.copies, keyed) ─ WriteShards("train")
+
+WriteShards follows DESIGN.md: the shard count is ceil(total tokens / target) from a
+global Combine; a copy goes to shard `key % n_shards`, where key = hash(seed, id,
+copy); each shard is one GroupByKey group, its documents ordered by key and written
+with `shard_format.write_shard`. Nothing depends on bundle order or worker count,
+so the bytes are the same on every runner, and no global sort is needed.
+The counts the manifest reports come out of the same pipeline as JSON lines.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.parquetio import ReadAllFromParquet
+from apache_beam.metrics import Metrics
+
+from pipeline.config import SOURCES
+from pipeline.mix import LLAMA_TABLE1, copies, is_validation, plan_mixture, section, shard_key
+from pipeline.outputs import publish, staging_dir
+from pipeline.stats import sum_pairs
+from pipeline.tokenizer_stage import curated_files
+from shard_format import TOKEN_DTYPE, file_sha256, read_manifest, shard_entry, write_manifest, write_shard
+from tokenizer_training import BOS_ID, EOS_ID, MODEL_FILE
+
+log = logging.getLogger(__name__)
+
+VAL = "val"
+
+
+class TokenizeDocs(beam.DoFn):
+    """Row -> (source, id, BOS ids EOS as little-endian uint16 bytes); validation rows to the `val` output.
+
+    The model travels inside the DoFn as its serialized bytes (no shared filesystem
+    needed on remote workers) and is loaded once per worker in setup().
+    """
+
+    def __init__(self, model_proto: bytes, seed: int, val_fraction: float):
+        self._proto, self._seed, self._val_fraction = model_proto, seed, val_fraction
+
+    def setup(self):
+        import sentencepiece as spm
+
+        start = time.perf_counter()
+        self._sp = spm.SentencePieceProcessor(model_proto=self._proto)
+        log.info("shards: tokenizer loaded in %.2fs", time.perf_counter() - start)
+        self._docs = Metrics.counter("shards", "documents_tokenized")
+        self._tokens = Metrics.counter("shards", "tokens")
+
+    def process(self, row):
+        ids = self._sp.encode(row["text"], add_bos=True, add_eos=True)
+        item = (row["source"], row["id"], np.asarray(ids, dtype=TOKEN_DTYPE).tobytes())
+        self._docs.inc()
+        self._tokens.inc(len(ids))
+        if is_validation(self._seed, row["id"], self._val_fraction):
+            yield beam.pvalue.TaggedOutput(VAL, item)
+        else:
+            yield item
+
+
+def _n_tokens(item) -> int:
+    return len(item[-1]) // TOKEN_DTYPE.itemsize
+
+
+def _mix_copies(item, plan, seed: int):
+    """(source, id, tokens) -> one (key, source, tokens) per copy the plan gives this document."""
+    source, doc_id, tokens = item
+    for c in range(copies(plan.rate(source), seed, doc_id)):
+        yield shard_key(seed, doc_id, c), source, tokens
+
+
+class _WriteShard(beam.DoFn):
+    def __init__(self, directory: str, split: str, vocab_size: int, tokenizer_sha256: bytes):
+        self._dir, self._split, self._vocab, self._sha = directory, split, vocab_size, tokenizer_sha256
+
+    def process(self, group):
+        index, values = group
+        docs = sorted(v for v in values if v is not None)  # by key; equal keys (never in practice) by tokens
+        path = Path(self._dir) / f"{self._split}-{index:05d}.bin"
+        write_shard(path, (np.frombuffer(tokens, dtype=TOKEN_DTYPE) for _, tokens in docs),
+                    vocab_size=self._vocab, tokenizer_sha256=self._sha)
+        yield json.dumps(["shard", self._split, {**shard_entry(path), "documents": len(docs)}])
+
+
+class WriteShards(beam.PTransform):
+    """(key, source, tokens) -> `<split>-NNNNN.bin` files; yields one JSON line per shard."""
+
+    def __init__(self, directory: str, split: str, target_tokens: int, vocab_size: int, tokenizer_sha256: bytes):
+        super().__init__()
+        self._dir, self._split, self._target = directory, split, target_tokens
+        self._vocab, self._sha = vocab_size, tokenizer_sha256
+
+    def expand(self, items):
+        target = self._target
+        n_shards = (
+            items
+            | "Tokens" >> beam.Map(_n_tokens)
+            | "Total" >> beam.CombineGlobally(sum)
+            # ceil; 0 only when there is nothing to write (an empty validation split)
+            | "NShards" >> beam.Map(lambda total: -(-total // target))
+        )
+        n = beam.pvalue.AsSingleton(n_shards)
+        assigned = items | "Assign" >> beam.Map(lambda e, n: (e[0] % n, (e[0], e[2])), n=n)
+        # Every index gets a group, so shard files are numbered without gaps even when one is empty.
+        every = n_shards | "Indices" >> beam.FlatMap(lambda count: [(i, None) for i in range(count)])
+        return (
+            (assigned, every)
+            | "Flatten" >> beam.Flatten()
+            | "ByShard" >> beam.GroupByKey()
+            | "Write" >> beam.ParDo(_WriteShard(self._dir, self._split, self._vocab, self._sha))
+        )
+
+
+def _counts(items, kind: str, source_at: int):
+    """Per-source (documents, tokens) as JSON lines ["count", kind, source, docs, tokens]."""
+    label = kind.capitalize()
+    return (
+        items
+        | f"{label}Pairs" >> beam.Map(lambda e: (e[source_at], (1, _n_tokens(e))))
+        | f"{label}Sum" >> beam.CombinePerKey(sum_pairs)
+        | f"{label}Json" >> beam.Map(lambda kv: json.dumps(["count", kind, kv[0], *kv[1]]))
+    )
+
+
+def build_shards(p: beam.Pipeline, files: list[str], shard_dir: Path, results_prefix: str, *,
+                 model_proto: bytes, vocab_size: int, tokenizer_sha256: bytes, seed: int,
+                 mixture: dict[str, Any], shards: dict[str, Any]) -> None:
+    """Add the shard stage to `p`: shards into `shard_dir`, counts to `<results_prefix>.jsonl`."""
+    rows = (
+        p
+        | "Files" >> beam.Create(files)
+        | "Read" >> ReadAllFromParquet(columns=["id", "source", "text"])
+    )
+    tokenized = rows | "Tokenize" >> beam.ParDo(
+        TokenizeDocs(model_proto, seed, float(shards["val_fraction"]))).with_outputs(VAL, main="train")
+    train, val = tokenized.train, tokenized[VAL]
+
+    proportions, total, cap = dict(mixture["proportions"]), mixture["total_tokens"], float(mixture["epoch_cap"])
+    plan = (
+        train
+        | "SizePairs" >> beam.Map(lambda e: (e[0], _n_tokens(e)))
+        | "SizePerSource" >> beam.CombinePerKey(sum)
+        | "Sizes" >> beam.combiners.ToDict()
+        | "Plan" >> beam.Map(lambda sizes: plan_mixture(sizes, proportions, total=total, epoch_cap=cap))
+    )
+    mixed = train | "Copies" >> beam.FlatMap(_mix_copies, plan=beam.pvalue.AsSingleton(plan), seed=seed)
+    val_keyed = val | "ValKeys" >> beam.Map(lambda e: (shard_key(seed, e[1], 0), e[0], e[2]))
+
+    target = int(shards["target_tokens_per_shard"])
+    results = (
+        mixed | "WriteTrain" >> WriteShards(str(shard_dir), "train", target, vocab_size, tokenizer_sha256),
+        val_keyed | "WriteVal" >> WriteShards(str(shard_dir), VAL, target, vocab_size, tokenizer_sha256),
+        _counts(train, "train", source_at=0),  # (source, id, tokens)
+        _counts(val, "val", source_at=0),
+        _counts(mixed, "mixed", source_at=1),  # (key, source, tokens)
+        plan | "PlanJson" >> beam.Map(lambda pl: json.dumps(["plan", pl.to_dict()])),
+    )
+    (
+        results
+        | "Results" >> beam.Flatten()
+        | "WriteResults" >> beam.io.WriteToText(results_prefix, file_name_suffix=".jsonl",
+                                                shard_name_template="", num_shards=1)
+    )
+
+
+def _r(x: float) -> float:
+    return round(x, 6)
+
+
+def assemble_manifest(lines: list[list], *, tokenizer_sha256: str, vocab_size: int, seed: int,
+                      mixture: dict[str, Any], shards: dict[str, Any]) -> dict[str, Any]:
+    """The manifest from the pipeline's result lines (see shard_format for the keys the trainer reads)."""
+    entries = {"train": [], "val": []}
+    counts: dict[str, dict[str, dict[str, int]]] = {"train": {}, "val": {}, "mixed": {}}
+    plan = None
+    for line in lines:
+        if line[0] == "shard":
+            entries[line[1]].append(line[2])
+        elif line[0] == "count":
+            _, kind, source, docs, tokens = line
+            counts[kind][source] = {"documents": docs, "tokens": tokens}
+        elif line[0] == "plan":
+            plan = line[1]
+    if plan is None:
+        raise RuntimeError("the shard pipeline produced no mixture plan (no training documents?)")
+    for split in entries:
+        entries[split].sort(key=lambda e: e["file"])
+    zero = {"documents": 0, "tokens": 0}
+    achieved = sum(c["tokens"] for c in counts["mixed"].values())
+    mix_sources = {}
+    for source, planned in plan["sources"].items():
+        got = counts["mixed"].get(source, zero)
+        mix_sources[source] = {
+            "documents": got["documents"],
+            "tokens": got["tokens"],
+            "available_documents": counts["train"].get(source, zero)["documents"],
+            "available_tokens": planned["size"],
+            "requested_proportion": planned["requested"],  # as configured
+            "proportion": _r(planned["proportion"]),  # renormalised over the sources present
+            "achieved_proportion": _r(got["tokens"] / achieved) if achieved else 0.0,
+            "epochs": _r(planned["epochs"]),
+            "achieved_epochs": _r(got["tokens"] / planned["size"]),
+            "llama_proportion": LLAMA_TABLE1[source][0],
+            "llama_epochs": LLAMA_TABLE1[source][1],
+        }
+    present = set(counts["train"]) | set(counts["val"])
+    sources = {
+        s: {"train": counts["train"].get(s, zero), "val": counts["val"].get(s, zero), "mixed": counts["mixed"].get(s, zero)}
+        for s in SOURCES if s in present
+    }
+    return {
+        "tokenizer_sha256": tokenizer_sha256,
+        "vocab_size": vocab_size,
+        "bos_id": BOS_ID,
+        "eos_id": EOS_ID,
+        "shards": entries,
+        "sources": sources,
+        "mixture": {
+            "mode": plan["mode"],
+            "epoch_cap": plan["epoch_cap"],
+            "total_tokens_requested": mixture["total_tokens"],
+            "planned_tokens": round(plan["total"]),
+            "achieved_tokens": achieved,
+            "renormalised": plan["renormalised"],
+            "missing": plan["missing"],
+            "unused": plan["unused"],
+            "note": plan["note"],
+            "sources": mix_sources,
+        },
+        "seed": seed,
+        "target_tokens_per_shard": int(shards["target_tokens_per_shard"]),
+        "val_fraction": float(shards["val_fraction"]),
+        "config": {"seed": seed, "mixture": mixture, "shards": shards},
+    }
+
+
+def run_shards_stage(config: dict[str, Any], out: Path, options) -> dict[str, Any]:
+    """Tokenize and mix OUT/curated with OUT/tokenizer, publish OUT/shards/ atomically; returns the manifest."""
+    out = Path(out)
+    model_path = out / "tokenizer" / MODEL_FILE
+    if not model_path.is_file():
+        raise FileNotFoundError(f"{model_path} is missing: run `python -m pipeline tokenizer` first (or `run`)")
+    mixture, shards = section(config, "mixture"), section(config, "shards")
+    if int(shards["target_tokens_per_shard"]) < 1:
+        raise ValueError(f"shards.target_tokens_per_shard must be >= 1, got {shards['target_tokens_per_shard']!r}")
+    if not 0 <= float(shards["val_fraction"]) < 1:
+        raise ValueError(f"shards.val_fraction must be in [0, 1), got {shards['val_fraction']!r}")
+    seed = int(config.get("seed", 0))
+    files = [str(f) for paths in curated_files(out).values() for f in paths]
+    import sentencepiece as spm
+
+    model_proto = model_path.read_bytes()
+    vocab_size = spm.SentencePieceProcessor(model_proto=model_proto).get_piece_size()
+    sha = file_sha256(model_path)
+
+    tmp = staging_dir(out, "shards")
+    shard_dir = tmp / "shards"
+    shard_dir.mkdir()
+    start = time.perf_counter()
+    with beam.Pipeline(options=options) as p:
+        build_shards(p, files, shard_dir, str(tmp / "results"), model_proto=model_proto, vocab_size=vocab_size,
+                     tokenizer_sha256=bytes.fromhex(sha), seed=seed, mixture=mixture, shards=shards)
+    lines = [json.loads(line) for line in (tmp / "results.jsonl").read_text().splitlines() if line.strip()]
+    manifest = assemble_manifest(lines, tokenizer_sha256=sha, vocab_size=vocab_size, seed=seed,
+                                 mixture=mixture, shards=shards)
+    write_manifest(shard_dir, manifest)
+    read_manifest(shard_dir)  # the trainer's own check: every shard's header against the manifest
+    if manifest["mixture"]["note"]:
+        log.warning("mixture: %s", manifest["mixture"]["note"])
+    publish(tmp, out, ["shards"])
+    log.info("shards: %d shards written in %.1fs", len(manifest.get("shards", [])), time.perf_counter() - start)
+    return manifest

@@ -1,0 +1,172 @@
+"""filters.perplexity: cc_net's normalisation, the perplexity formula against KenLM,
+the scorer on a tiny real SentencePiece + KenLM pair, percentiles and buckets.
+
+The language model is a hand-written bigram ARPA file: every expected log10
+probability below is added up by hand from its lines (KenLM's back-off rule: a
+missing bigram "x y" costs backoff(x) + log10 P(y)).
+"""
+from __future__ import annotations
+
+import io
+import math
+import pickle
+
+import kenlm
+import numpy as np
+import pytest
+import sentencepiece as spm
+
+from filters.document import Document
+from filters.perplexity import (
+    PerplexityScorer, bucket_of, document_score, normalize_for_lm, paragraphs, percentile, perplexity,
+)
+
+# Unigrams: log10 prob, word, log10 backoff. Bigrams: log10 prob, words.
+ARPA = """\\data\\
+ngram 1=5
+ngram 2=3
+
+\\1-grams:
+-1.0\t<unk>\t0
+-99\t<s>\t-0.30103
+-0.69897\t</s>\t0
+-0.52288\t{a}\t-0.2
+-0.60206\t{b}\t-0.1
+
+\\2-grams:
+-0.30103\t<s> {a}
+-0.39794\t{a} {b}
+-0.15490\t{b} </s>
+
+\\end\\
+"""
+# By hand:
+#   "a b": P(a|<s>) -0.30103 + P(b|a) -0.39794 + P(</s>|b) -0.15490                  = -0.85387
+#   "b a": bo(<s>) -0.30103 + P(b) -0.60206 ; bo(b) -0.1 + P(a) -0.52288 ;
+#          bo(a) -0.2 + P(</s>) -0.69897                                              = -2.42494
+#   "c"  : bo(<s>) -0.30103 + P(<unk>) -1.0 ; bo(<unk>) 0 + P(</s>) -0.69897          = -2.0
+AB, BA, UNK = -0.85387, -2.42494, -2.0
+
+
+def write_arpa(path, a="a", b="b"):
+    path.write_text(ARPA.format(a=a, b=b), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def hand_lm(tmp_path_factory):
+    return kenlm.Model(str(write_arpa(tmp_path_factory.mktemp("lm") / "hand.arpa")))
+
+
+# ---------------------------------------------------------------- normalisation
+
+@pytest.mark.parametrize("line, expected", [
+    ("Page 12\tOF 3", "page 00 of 0"),  # ASCII: lowercase, digits, tab -> space
+    ("  padded  ", "padded"),
+    ("", ""),
+    ("bell\x07char", "bellchar"),  # control characters go
+    ("Café NAÏVE 2023", "cafe naive 0000"),  # accents stripped
+    ("«quoted» — ok…", '"quoted"  -  ok...'),  # Unicode punctuation -> ASCII (cc_net's table)
+    ("１２３。", "000."),  # full-width digits are digits (cc_net maps "１" to '"' by mistake)
+    ("Йод", "иод"),  # NFD: й is и + a combining breve (Mn), stripped as cc_net does
+    ("a\U0001D167b 𝔸", "ab 𝔸"),  # an astral combining mark (Mn) goes; other astral characters stay
+    ("Don't stop, really!", "don't stop, really!"),  # ASCII punctuation stays: the LM sees it
+])
+def test_normalize_for_lm(line, expected):
+    assert normalize_for_lm(line) == expected
+
+
+def test_paragraphs_are_the_normalised_non_blank_lines():
+    text = "  Café 1\n\n \t \n\tX—y \r\nLast\x07 line"
+    assert paragraphs(text) == ["cafe 0", "x - y", "last line"]
+    assert paragraphs(text) == [n for n in (normalize_for_lm(line) for line in text.split("\n")) if n]
+    assert paragraphs("plain ASCII 42\nok") == ["plain ascii 00", "ok"]
+
+
+# ---------------------------------------------------------------- the formula
+
+def test_kenlm_scores_the_hand_checked_sentences(hand_lm):
+    assert hand_lm.score("a b", bos=True, eos=True) == pytest.approx(AB, abs=1e-5)
+    assert hand_lm.score("b a", bos=True, eos=True) == pytest.approx(BA, abs=1e-5)
+    assert hand_lm.score("c", bos=True, eos=True) == pytest.approx(UNK, abs=1e-5)
+
+
+def test_document_perplexity_is_cc_nets_formula(hand_lm):
+    log10_prob, length = document_score(hand_lm, ["a b", "b a", "c"])
+    assert log10_prob == pytest.approx(AB + BA + UNK, abs=1e-5)
+    assert length == 3 + 3 + 2  # tokens + 1 per paragraph
+    assert perplexity(log10_prob, length) == pytest.approx(10 ** (-(AB + BA + UNK) / 8), rel=1e-5)
+
+
+def test_one_paragraph_agrees_with_kenlms_own_perplexity(hand_lm):
+    # kenlm.Model.perplexity(s) = 10 ** (-score(s) / (words + 1)): an independent check.
+    for sentence in ("a b", "b a", "a b b a a"):
+        assert perplexity(*document_score(hand_lm, [sentence])) == pytest.approx(hand_lm.perplexity(sentence), rel=1e-6)
+
+
+# ---------------------------------------------------------------- the scorer
+
+@pytest.fixture(scope="module")
+def word_models(tmp_path_factory):
+    """A word-level SentencePiece model (pieces "▁a", "▁b") and the hand ARPA over those pieces."""
+    d = tmp_path_factory.mktemp("scorer")
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(["a b", "b a", "a a b", "b b a"] * 50), model_writer=model,
+        model_type="word", vocab_size=5, hard_vocab_limit=False, minloglevel=2,
+    )
+    (d / "sp.model").write_bytes(model.getvalue())
+    sp = spm.SentencePieceProcessor(model_file=str(d / "sp.model"))
+    assert sp.encode(["a b"], out_type=str) == [["▁a", "▁b"]]
+    return str(d / "sp.model"), str(write_arpa(d / "lm.arpa", "▁a", "▁b"))
+
+
+def doc(text, lang="en", **kw):
+    return Document(id="cc/x", source="cc", text=text, lang=lang, **kw)
+
+
+def test_scorer_normalises_splits_paragraphs_and_skips_blank_ones(word_models):
+    scorer = PerplexityScorer({"en": word_models})
+    scorer.setup()
+    # "A B" -> "a b" (normalised); the empty and whitespace-only paragraphs count for nothing.
+    original = doc("A B\n\n   \nB a")
+    out = scorer.apply(original)
+    assert out.perplexity == round(10 ** (-(AB + BA) / 6), 1)
+    assert original.perplexity is None  # a copy: Beam's input is never mutated
+
+
+def test_scorer_leaves_unknown_languages_and_empty_text_unscored(word_models):
+    scorer = PerplexityScorer({"en": word_models})
+    assert scorer.apply(doc("a b", lang="fr")).perplexity is None
+    assert scorer.apply(doc(" \n\t\n")).perplexity is None
+    assert scorer.reasons == ()  # it never drops
+
+
+def test_scorer_pickles_without_its_models_and_reloads(word_models):
+    scorer = PerplexityScorer({"en": word_models})
+    scorer.setup()
+    clone = pickle.loads(pickle.dumps(scorer))
+    assert clone.apply(doc("a b")).perplexity == round(10 ** (-AB / 3), 1)
+
+
+# ---------------------------------------------------------------- percentiles and buckets
+
+@pytest.mark.parametrize("q", [0, 10, 30, 33.3, 50, 60, 99, 100])
+def test_percentile_matches_numpy(q):
+    values = sorted([512.0, 3.5, 77.0, 77.0, 1e4, 250.0, 18.25])
+    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+
+
+def test_percentile_rejects_bad_input():
+    with pytest.raises(ValueError):
+        percentile([], 30)
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+@pytest.mark.parametrize("ppl, bucket", [
+    (99.9, "head"), (100.0, "middle"), (199.9, "middle"), (200.0, "tail"), (math.inf, "tail"),
+])
+def test_buckets_follow_cc_net(ppl, bucket):
+    # cc_net's PerplexityBucket: < head cutoff -> head, < tail cutoff -> middle, else tail.
+    assert bucket_of(ppl, 100.0, 200.0) == bucket

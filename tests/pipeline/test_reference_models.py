@@ -1,0 +1,255 @@
+"""The models stage's reference models, trained for real on gensim's English Wikipedia
+sample and the bundled CommonCrawl sample: SentencePiece + KenLM (lmplz), the
+fastText wikiref classifier, the cache, the URL join, lmplz's discount fallback.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+import time
+from pathlib import Path
+
+import fasttext
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from filters.perplexity import load_language_model
+from filters.wikiref import LABEL_CC, LABEL_WIKI
+from pipeline.config import load_config
+from pipeline.lid_model import default_lid_model
+from pipeline.reference_models import (
+    PerplexityTraining, WikiRefTraining, collect_cc_examples, estimate_kenlm, format_cards, normalize_url,
+    train_reference_models, wikipedia_articles,
+)
+from samples.fixtures import gensim_wiki_files
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_WET = ROOT / "data" / "sample" / "cc" / "crawl-00000.warc.wet.gz"
+MAX_BYTES = 600_000  # of gensim's ~2.8 MB of article text: quick, and leaves unseen articles
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def make_config(wiki: Path, **train) -> dict:
+    config = load_config(None)
+    config["inputs"]["cc"] = [str(SAMPLE_WET)]
+    config["inputs"]["wikipedia"] = [str(wiki)]
+    config["sample"]["max_records_per_file"] = 150  # CC pages; Wikipedia stops at max_bytes anyway
+    config["models"].update(kenlm={}, sentencepiece={}, wikiref=None, train={
+        "perplexity": {"max_bytes": MAX_BYTES, "vocab_size": 2000, "order": 5, "discount_fallback": "auto",
+                       "memory": "200M", "kenlm_bin": None, **train.get("perplexity", {})},
+        "wikiref": {"positives": "wikipedia", "reference_urls": [], "max_per_class": 40, "heldout_fraction": 0.25,
+                    "epoch": 50, "lr": 0.5, "word_ngrams": 2, "dim": 50, "bucket": 100_000, "min_count": 1,
+                    "threads": 1, **train.get("wikiref", {})},
+    })
+    config["cc"]["perplexity"] = {"percentiles": [30, 60], "cutoffs": {}, "keep": ["head", "middle"],
+                                  "sample_size": 100_000}
+    config["cc"]["wikiref"] = {"threshold": 0.25}
+    return config
+
+
+@pytest.fixture(scope="module")
+def wiki() -> Path:
+    if not SAMPLE_WET.exists():
+        pytest.fail("data/sample is missing: `make test` builds it (make sample)")
+    return gensim_wiki_files()["enwiki"]
+
+
+@pytest.fixture(scope="module")
+def trained(wiki, tmp_path_factory):
+    models_dir = tmp_path_factory.mktemp("out") / "models"
+    config = make_config(wiki)
+    cards = train_reference_models(config, models_dir, lid_model=default_lid_model())
+    return config, models_dir, cards
+
+
+# ---------------------------------------------------------------- the KenLM pair
+
+def test_language_model_files_match_their_card(trained):
+    _, models_dir, cards = trained
+    assert set(cards["perplexity"]) == {"en"}  # cc.lid.languages, with Wikipedia data
+    card = cards["perplexity"]["en"]
+    sp, lm = Path(card["sentencepiece"]["path"]), Path(card["kenlm"]["path"])
+    assert sp == models_dir / "perplexity" / "en" / "sentencepiece.model"
+    assert sha256(sp) == card["sentencepiece"]["sha256"] and sha256(lm) == card["kenlm"]["sha256"]
+    assert sorted(p.name for p in sp.parent.iterdir()) == ["card.json", "kenlm.binary", "sentencepiece.model"]
+    assert card["kenlm"]["lmplz"].startswith("lmplz -o 5 ")
+    assert load_language_model(sp, lm).lm.order == 5
+    data = card["training_data"]
+    assert data["truncated_at_max_bytes"] and MAX_BYTES - 20_000 < data["bytes"] <= MAX_BYTES
+    assert card["sentencepiece"]["vocab_size"] <= 2000
+
+
+def _unseen_paragraphs(config) -> list[str]:
+    """Long paragraphs of articles that start after the training text was full."""
+    seen = 0
+    out = []
+    for article in wikipedia_articles(config, ["en"]):
+        if seen > MAX_BYTES:
+            out += [p for p in article.text.split("\n") if len(p) > 400]
+            if len(out) >= 5:
+                return out[:5]
+        seen += len(article.text.encode())
+    raise AssertionError("gensim's sample has fewer unseen articles than expected")
+
+
+BOILERPLATE = (
+    "Home | About us | Contact | Login | Register | Cart (0) | Privacy Policy | Terms of Use | "
+    "Cookie settings | Subscribe to our newsletter | Follow us on Facebook Twitter Instagram | "
+    "Copyright 2024 All rights reserved | Powered by WordPress"
+)
+
+
+def test_wikipedia_text_is_less_perplexing_than_shuffled_words_and_boilerplate(trained):
+    config, _, cards = trained
+    card = cards["perplexity"]["en"]
+    model = load_language_model(card["sentencepiece"]["path"], card["kenlm"]["path"])
+    boilerplate = model.perplexity(BOILERPLATE)
+    rng = random.Random(0)
+    for paragraph in _unseen_paragraphs(config):
+        words = paragraph.split()
+        rng.shuffle(words)
+        real = model.perplexity(paragraph)
+        assert real < model.perplexity(" ".join(words)), paragraph[:80]
+        assert real < boilerplate, paragraph[:80]
+
+
+# ---------------------------------------------------------------- the classifier
+
+def test_classifier_has_equal_classes_and_its_heldout_numbers_check_out(trained):
+    _, models_dir, cards = trained
+    card = cards["wikiref"]
+    path = models_dir / "wikiref" / "wikiref.bin"
+    assert card["path"] == str(path) and sha256(path) == card["sha256"]
+    data = card["training_data"]
+    assert data["train"]["wiki"] + data["heldout"]["wiki"] == data["train"]["cc"] + data["heldout"]["cc"] == 40
+    assert "Wikipedia article text" in card["positives"]
+    # Recount the held-out confusion matrix with fastText directly.
+    model = fasttext.load_model(str(path))
+    tp = fp = fn = 0
+    lines = (models_dir / "wikiref" / "heldout.txt").read_text().splitlines()
+    assert len(lines) == data["heldout"]["wiki"] + data["heldout"]["cc"] >= 10
+    for line in lines:
+        label, text = line.split(" ", 1)
+        got, probs = model.predict([text], k=-1)
+        wiki = dict(zip(got[0], probs[0]))[LABEL_WIKI] >= 0.25
+        tp += wiki and label == LABEL_WIKI
+        fp += wiki and label == LABEL_CC
+        fn += not wiki and label == LABEL_WIKI
+    metrics = card["heldout"]["at_threshold"]
+    assert (metrics["tp"], metrics["fp"], metrics["fn"]) == (tp, fp, fn)
+    assert metrics["precision"] == round(tp / (tp + fp), 4) and metrics["recall"] == round(tp / (tp + fn), 4)
+    # Encyclopedia vs. web pages is easy, even from 30 pages a class (fastText's own decision: 0.5).
+    assert metrics["recall"] >= 0.8
+    assert card["heldout"]["at_0.5"]["precision"] >= 0.8 and card["heldout"]["at_0.5"]["recall"] >= 0.8
+    summary = "\n".join(format_cards(cards))
+    assert f"precision {metrics['precision']}, recall {metrics['recall']}" in summary
+    assert json.loads((models_dir / "wikiref" / "card.json").read_text())["heldout"] == card["heldout"]
+
+
+# ---------------------------------------------------------------- cache
+
+def test_rerun_reuses_models_and_a_changed_setting_retrains_only_its_model(trained, wiki):
+    config, models_dir, cards = trained
+    files = [Path(cards["perplexity"]["en"]["kenlm"]["path"]), Path(cards["wikiref"]["path"])]
+    before = [f.stat().st_mtime_ns for f in files]
+    start = time.perf_counter()
+    again = train_reference_models(config, models_dir, lid_model=default_lid_model())
+    assert time.perf_counter() - start < 5
+    assert again == cards and [f.stat().st_mtime_ns for f in files] == before
+    changed = train_reference_models(make_config(wiki, perplexity={"vocab_size": 1500}), models_dir,
+                                     lid_model=default_lid_model())
+    assert changed["perplexity"]["en"]["cache_key"] != cards["perplexity"]["en"]["cache_key"]
+    assert changed["perplexity"]["en"]["sentencepiece"]["vocab_size"] <= 1500
+    assert files[0].stat().st_mtime_ns != before[0] and files[1].stat().st_mtime_ns == before[1]
+    assert not list(models_dir.glob(".tmp-*")) and not list((models_dir / "perplexity").glob(".*"))
+
+
+def test_given_models_are_used_in_place(trained, wiki, tmp_path):
+    _, _, cards = trained
+    config = make_config(wiki)
+    en = cards["perplexity"]["en"]
+    config["models"]["kenlm"] = {"en": en["kenlm"]["path"]}
+    config["models"]["sentencepiece"] = {"en": en["sentencepiece"]["path"]}
+    config["models"]["wikiref"] = cards["wikiref"]["path"]
+    got = train_reference_models(config, tmp_path / "models", lid_model=default_lid_model())
+    assert got["perplexity"]["en"]["kenlm"]["path"] == en["kenlm"]["path"]
+    assert got["perplexity"]["en"]["kenlm"]["sha256"] == sha256(en["kenlm"]["path"])
+    assert got["perplexity"]["en"]["sentencepiece"]["sha256"] == sha256(en["sentencepiece"]["path"])
+    assert got["wikiref"]["sha256"] == sha256(cards["wikiref"]["path"])
+    assert not (tmp_path / "models").exists()  # nothing trained
+    config["models"]["sentencepiece"] = {}
+    with pytest.raises(ValueError, match="models.sentencepiece.en"):
+        train_reference_models(config, tmp_path / "models", lid_model=default_lid_model())
+
+
+# ---------------------------------------------------------------- production inputs
+
+@pytest.mark.parametrize("url, key", [
+    ("https://www.Example.org/a/b/", "example.org/a/b"),
+    ("http://example.org/a/b#top", "example.org/a/b"),
+    ("https://example.org:8080/x?q=1", "example.org:8080/x?q=1"),
+    ("https://example.org:443/", "example.org"),
+    ("", ""),
+])
+def test_normalize_url(url, key):
+    assert normalize_url(url) == key
+
+
+def _wet_pages(path: Path, limit: int) -> list[tuple[str, str]]:
+    """(url, text) of the first `limit` conversion records, read with warcio."""
+    pages = []
+    with open(path, "rb") as f:
+        for record in ArchiveIterator(f):
+            if record.rec_type == "conversion":
+                pages.append((record.rec_headers.get_header("WARC-Target-URI"),
+                              record.content_stream().read().decode("utf-8")))
+                if len(pages) == limit:
+                    break
+    return pages
+
+
+def test_reference_urls_are_joined_against_the_crawl(wiki, tmp_path):
+    # Three long docs.python.org pages (English: they pass LID) cited in other spellings.
+    pages = [(u, t) for u, t in _wet_pages(SAMPLE_WET, 150) if "docs.python.org" in u and len(t) > 3000][:3]
+    assert len(pages) == 3
+    cited = [pages[0][0].replace("https://", "http://www."), pages[1][0].rstrip("/") + "/#intro",
+             pages[2][0].replace("docs.python.org", "DOCS.python.org"), "https://nowhere.example/never-crawled"]
+    urls = tmp_path / "externallinks.tsv.gz"
+    with gzip.open(urls, "wt") as f:
+        f.write("".join(f"{u}\t12345\n" for u in cited))
+    config = make_config(wiki, wikiref={"positives": "urls", "reference_urls": [str(urls)]})
+    collect_cc_examples(config, default_lid_model(), 40, (str(urls),), tmp_path)
+    rows = {name: [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+            for name in ("wiki", "cc")}
+    assert sorted(r["url"] for r in rows["wiki"]) == sorted(u for u, _ in pages)
+    assert all(r["line"].startswith(LABEL_WIKI + " ") for r in rows["wiki"])
+    assert len(rows["cc"]) == 40 and not {r["url"] for r in rows["cc"]} & {u for u, _ in pages}
+    assert all(r["line"].startswith(LABEL_CC + " ") for r in rows["cc"])
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="order"):
+        PerplexityTraining(order=9)
+    with pytest.raises(ValueError, match="reference_urls"):
+        WikiRefTraining(positives="urls")
+    with pytest.raises(ValueError, match="positives"):
+        WikiRefTraining(positives="web")
+
+
+# ---------------------------------------------------------------- lmplz on tiny data
+
+def test_lmplz_gets_discount_fallback_only_when_it_asks(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("a b c\nb c d\na b d\n")  # too little data for Kneser-Ney discounts
+    info = estimate_kenlm(corpus, tmp_path / "x.arpa", tmp_path / "x.bin",
+                          PerplexityTraining(order=3, memory="50M"), tmp_path)
+    assert info["discount_fallback"] and "--discount_fallback" in info["lmplz"]
+    assert (tmp_path / "x.bin").exists()
+    with pytest.raises(RuntimeError, match="discount_fallback"):
+        estimate_kenlm(corpus, tmp_path / "y.arpa", tmp_path / "y.bin",
+                       PerplexityTraining(order=3, memory="50M", discount_fallback=False), tmp_path)

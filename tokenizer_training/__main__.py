@@ -1,0 +1,93 @@
+"""`python -m tokenizer_training`: train the LLaMA-style tokenizer on text files.
+
+    python -m tokenizer_training --input corpus/*.txt --out tok/ [--vocab-size 32000]
+        [--held-out heldout/*.txt] [--max-bytes N]
+
+Each input file is one document (UTF-8). Writes tok/tokenizer.model, tokenizer.vocab
+and tokenizer.json (settings, training data sha256), replacing tok/ only when done,
+checks the model, and prints bytes per token on the held-out files. To train on the
+curated corpus sampled by the LLaMA mixture, use `python -m pipeline tokenizer`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Iterator
+
+from tokenizer_training.check import bytes_per_token, load, problems
+from tokenizer_training.spec import TokenizerSpec
+from tokenizer_training.train import MODEL_FILE, train_tokenizer, write_card
+
+
+def _read(paths: list[Path], max_bytes: int | None) -> Iterator[str]:
+    total = 0
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        if max_bytes is not None and total + len(text.encode("utf-8")) > max_bytes:
+            return
+        total += len(text.encode("utf-8"))
+        yield text
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = TokenizerSpec()
+    parser = argparse.ArgumentParser(prog="python -m tokenizer_training", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", nargs="+", type=Path, required=True, help="UTF-8 text files, one document each")
+    parser.add_argument("--out", type=Path, required=True, help="output directory (replaced when training succeeds)")
+    parser.add_argument("--vocab-size", type=int, default=defaults.vocab_size,
+                        help=f"pieces in the vocabulary (default {defaults.vocab_size}, LLaMA's); small for tests")
+    parser.add_argument("--character-coverage", type=float, default=defaults.character_coverage)
+    parser.add_argument("--num-threads", type=int, default=defaults.num_threads,
+                        help="SentencePiece threads; the model depends on it, so it is recorded")
+    parser.add_argument("--max-bytes", type=int, default=None, help="stop reading inputs after this many bytes")
+    parser.add_argument("--held-out", nargs="*", type=Path, default=[], help="files to report bytes per token on")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        spec = TokenizerSpec(vocab_size=args.vocab_size, character_coverage=args.character_coverage,
+                             num_threads=args.num_threads)
+    except ValueError as e:
+        parser.error(str(e))
+    inputs = sorted(args.input)
+    held_out = sorted(args.held_out)
+    if set(inputs) & set(held_out):
+        parser.error("--held-out files must not also be --input files")
+
+    tmp = args.out.with_name(f".{args.out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        card = train_tokenizer(_read(inputs, args.max_bytes), tmp, spec,
+                               extra_card={"inputs": [str(p) for p in inputs]})
+        sp = load(tmp / MODEL_FILE)
+        found = problems(sp)
+        if found:
+            print("tokenizer check failed:\n  " + "\n  ".join(found), file=sys.stderr)
+            return 1
+        if held_out:
+            card["held_out_bytes_per_token"] = {
+                str(p): bytes_per_token(sp, [p.read_text(encoding="utf-8")]) for p in held_out
+            }
+            write_card(tmp, card)
+        if args.out.exists():
+            shutil.rmtree(args.out)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(args.out)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{args.out}/{MODEL_FILE}: {card['vocab_size']} pieces, sha256 {card['model_sha256'][:16]}..., "
+          f"trained on {card['training_data']['bytes']:,} bytes in {card['train_seconds']}s")
+    for path, bpt in card.get("held_out_bytes_per_token", {}).items():
+        print(f"  {path}: {bpt:.3f} bytes/token")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from training_entry.cli import main
+
+sys.exit(main())

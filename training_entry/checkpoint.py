@@ -1,0 +1,146 @@
+"""Checkpoints: save and resume everything a run needs, written atomically, loaded safely.
+
+    RUN/checkpoints/step-00000100/
+        model.safetensors   full (unsharded) weights, our parameter names, float32
+        optimizer.pt        full AdamW state keyed by parameter name (tensors and numbers only)
+        rng.pt              torch RNG states
+        state.json          step, samples seen, schedule, recipe, model config, world size at save
+    RUN/checkpoints/latest  the name of the newest complete checkpoint
+
+Every process takes part in gathering the full state (FSDP shards are collected);
+rank 0 writes it under a temporary name and renames it when complete. Loading reads
+the same full state in every process and lets ``set_*_state_dict`` keep each process's
+shard, so a run saved with N processes resumes with any other number. Nothing is
+unpickled: safetensors for weights, ``torch.load(weights_only=True)`` for the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
+
+from training_entry import distributed
+
+
+class IncompatibleCheckpointError(ValueError):
+    """A run directory holds checkpoints of a different recipe, model or data."""
+
+
+_GATHER = StateDictOptions(full_state_dict=True, cpu_offload=True)  # full tensors, on rank 0 only when sharded
+_LOAD = StateDictOptions(full_state_dict=True)
+
+
+def checkpoints_dir(run: str | os.PathLike) -> Path:
+    return Path(run) / "checkpoints"
+
+
+def latest(run: str | os.PathLike) -> Path | None:
+    """The newest complete checkpoint of a run directory, or None."""
+    pointer = checkpoints_dir(run) / "latest"
+    if not pointer.is_file():
+        return None
+    path = checkpoints_dir(run) / pointer.read_text().strip()
+    if not (path / "state.json").is_file():
+        raise FileNotFoundError(f"{pointer} names {path.name}, which is missing or incomplete")
+    return path
+
+
+def resolve(path: str | os.PathLike) -> Path:
+    """A checkpoint directory from either a run directory (its latest) or a checkpoint directory."""
+    path = Path(path)
+    if (path / "state.json").is_file():
+        return path
+    found = latest(path)
+    if found is None:
+        raise FileNotFoundError(f"{path}: neither a checkpoint (no state.json) nor a run directory with checkpoints")
+    return found
+
+
+def gather_model(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The full model state dict on rank 0 (all ranks must call); FQNs free of wrapper prefixes."""
+    return {k: v.contiguous() for k, v in get_model_state_dict(model, options=_GATHER).items()}
+
+
+def save(run: str | os.PathLike, *, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict,
+         is_main: bool, keep: int) -> Path:
+    """Write ``checkpoints/step-NNNNNNNN`` (collective: every rank calls it)."""
+    weights = gather_model(model)
+    optim_state = get_optimizer_state_dict(model, optimizer, options=_GATHER)
+    final = checkpoints_dir(run) / f"step-{state['step']:08d}"
+    if is_main:
+        tmp = final.with_name(final.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_file(weights, tmp / "model.safetensors")
+        torch.save(optim_state, tmp / "optimizer.pt")
+        torch.save(_rng_state(), tmp / "rng.pt")
+        (tmp / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+        for f in tmp.iterdir():
+            _fsync(f)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        _write_atomic(checkpoints_dir(run) / "latest", final.name + "\n")
+        _prune(checkpoints_dir(run), keep)
+    distributed.barrier()
+    return final
+
+
+def load(path: str | os.PathLike, *, model: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict:
+    """Restore weights, optimizer and RNG into an already parallelised model; returns state.json."""
+    path = Path(path)
+    state = read_state(path)
+    set_model_state_dict(model, load_weights(path), options=_LOAD)
+    if optimizer is not None:
+        optim_state = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
+        set_optimizer_state_dict(model, optimizer, optim_state, options=_LOAD)
+    rng = torch.load(path / "rng.pt", map_location="cpu", weights_only=True)
+    torch.set_rng_state(rng["cpu"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng["cuda"])
+    return state
+
+
+def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    return load_file(Path(path) / "model.safetensors")
+
+
+def read_state(path: str | os.PathLike) -> dict:
+    return json.loads((Path(path) / "state.json").read_text())
+
+
+def _rng_state() -> dict[str, torch.Tensor]:
+    rng = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        rng["cuda"] = torch.cuda.get_rng_state()
+    return rng
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    _fsync(tmp)
+    os.replace(tmp, path)
+
+
+def _prune(directory: Path, keep: int) -> None:
+    done = sorted(p for p in directory.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp"))
+    for old in done[:-keep]:
+        shutil.rmtree(old)
