@@ -571,14 +571,16 @@ def collect_cc_examples(config: dict, lid_model: Path, n: int, reference_urls: t
 
     Pages go through the CC curation's LID (`cc.lid`) and length floor
     (`cc.line_dedup.min_chars`), so the classifier learns references vs. ordinary
-    pages of the same language, not a language. With `reference_urls` (text files,
-    one URL a line or TSV with the URL first, .gz read as such), pages whose
+    pages of the same language, not a language. With `reference_urls` (Wikipedia's
+    externallinks SQL dumps, or text files of one URL a line or TSV with the URL
+    first; .gz read as such), pages whose
     normalised URL is listed become `wiki` examples, joined by CoGroupByKey;
     the other pages are the `cc` candidates. Writes out/wiki.jsonl and out/cc.jsonl.
     """
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from filters.externallinks import urls_in_line
     from filters.lid import LanguageIdFilter
     from pipeline.read import ReadDocuments
     from pipeline.readers.warc import make_parser
@@ -600,7 +602,8 @@ def collect_cc_examples(config: dict, lid_model: Path, n: int, reference_urls: t
                 p
                 | "UrlFiles" >> beam.Create(list(reference_urls))
                 | "ReadUrls" >> beam.io.ReadAllFromText()
-                | "UrlKey" >> beam.Map(lambda line: normalize_url(line.split("\t", 1)[0]))
+                | "Urls" >> beam.FlatMap(urls_in_line)
+                | "UrlKey" >> beam.Map(normalize_url)
                 | "NonEmpty" >> beam.Filter(bool)
                 | "Distinct" >> beam.Distinct()
                 | "Ref" >> beam.Map(lambda u: (u, True))

@@ -74,19 +74,36 @@ def pypi(name: str, version: str, *, sdist: bool = False) -> Path:
 
 
 def debian(name: str) -> Path:
-    """A .deb from the Debian archive (apt-get download; needs `apt-get update` once)."""
+    """A .deb from the Debian archive (apt-get download; needs `apt-get update` once).
+
+    The archive serves only a package's current version, so a pin cannot force an
+    old one: a version other than the pinned one is used with a warning that names
+    both (the sample's MANIFEST records what was used).
+    """
     dest = DOWNLOADS / "debian"
     found = sorted(dest.glob(f"{name}_*.deb")) if dest.exists() else []
     if found:
-        return _check(found[-1])
+        return _check(_warn_unpinned(name, found[-1]))
     try:
-        return _check(_download(["apt-get", "download", name], dest))
+        path = _download(["apt-get", "download", name], dest)
     except subprocess.CalledProcessError:
         # A fresh machine may have no package lists yet; refresh them once if we can.
         if os.geteuid() != 0:
             raise RuntimeError(f"apt-get download {name} failed; run `sudo apt-get update` and retry") from None
         subprocess.run(["apt-get", "update", "-qq"], check=True)
-        return _check(_download(["apt-get", "download", name], dest))
+        path = _download(["apt-get", "download", name], dest)
+    return _check(_warn_unpinned(name, path))
+
+
+def _warn_unpinned(name: str, path: Path) -> Path:
+    pins = _pins()
+    if path.name not in pins:
+        pinned = [file for file, pin in pins.items() if pin.get("package") == name]
+        if pinned:
+            log.warning("Debian now serves %s, SOURCES.json pins %s (sha256 %s): the sample built from it may "
+                        "differ from the documented one; update the pin", path.name, ", ".join(pinned),
+                        sha256_of(path))
+    return path
 
 
 def npm(name: str, version: str) -> Path:

@@ -51,3 +51,11 @@ def test_unreadable_config_names_the_file(tmp_path):
     bad.write_text("inputs: [unclosed")
     with pytest.raises(ConfigError, match="bad.yaml"):
         load_config(bad)
+
+
+def test_the_full_scale_template_loads():
+    config = load_config("configs/llama.yaml")
+    assert active_sources(config) == list(SOURCES)
+    assert config["tokenizer"]["vocab_size"] == 32000
+    assert len(config["stackexchange"]["sites"]) == 28
+    assert config["models"]["train"]["wikiref"]["positives"] == "urls"

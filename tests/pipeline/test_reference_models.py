@@ -213,15 +213,32 @@ def _wet_pages(path: Path, limit: int) -> list[tuple[str, str]]:
     return pages
 
 
-def test_reference_urls_are_joined_against_the_crawl(wiki, tmp_path):
+def _externallinks_sql(urls: list[str]) -> str:
+    """Wikipedia's externallinks table as mysqldump writes it (MediaWiki 1.40 schema)."""
+    def lit(u):
+        return "'" + u.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    rows = ",".join(f"({i},{100 + i},{lit(u)},{lit(u)},'')" for i, u in enumerate(urls, 1))
+    return ("-- MySQL dump 10.19  Distrib 10.5.19-MariaDB\n"
+            "DROP TABLE IF EXISTS `externallinks`;\n"
+            "CREATE TABLE `externallinks` (\n"
+            "  `el_id` int(10) unsigned NOT NULL AUTO_INCREMENT,\n"
+            "  `el_from` int(8) unsigned NOT NULL DEFAULT 0,\n"
+            "  `el_to` blob NOT NULL,\n"
+            "  PRIMARY KEY (`el_id`)\n"
+            ") ENGINE=InnoDB DEFAULT CHARSET=binary;\n"
+            f"INSERT INTO `externallinks` VALUES {rows};\n")
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "sql"])
+def test_reference_urls_are_joined_against_the_crawl(wiki, tmp_path, fmt):
     # Three long docs.python.org pages (English: they pass LID) cited in other spellings.
     pages = [(u, t) for u, t in _wet_pages(SAMPLE_WET, 150) if "docs.python.org" in u and len(t) > 3000][:3]
     assert len(pages) == 3
     cited = [pages[0][0].replace("https://", "http://www."), pages[1][0].rstrip("/") + "/#intro",
              pages[2][0].replace("docs.python.org", "DOCS.python.org"), "https://nowhere.example/never-crawled"]
-    urls = tmp_path / "externallinks.tsv.gz"
+    urls = tmp_path / f"externallinks.{fmt}.gz"
     with gzip.open(urls, "wt") as f:
-        f.write("".join(f"{u}\t12345\n" for u in cited))
+        f.write("".join(f"{u}\t12345\n" for u in cited) if fmt == "tsv" else _externallinks_sql(cited))
     config = make_config(wiki, wikiref={"positives": "urls", "reference_urls": [str(urls)]})
     collect_cc_examples(config, default_lid_model(), 40, (str(urls),), tmp_path)
     rows = {name: [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
