@@ -11,6 +11,7 @@ always means the smallest document id.
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from apache_beam.metrics import Metrics
 
 from filters.document import Document
 from filters.lid import LanguageIdFilter
-from filters.line_dedup import distinct_line_hashes, remove_lines
+from filters.line_dedup import line_positions, remove_line_positions
 from filters.normalize import document_key
 from pipeline.dofn import REJECTED, FilterStage
 from pipeline.stats import Rejection, StageResult, run_stages, stage_stats, sum_pairs
@@ -93,21 +94,33 @@ class ExactDedup(beam.PTransform):
         return StageResult(out.kept, out[REJECTED], stats)
 
 
+def _join_key(doc: Document) -> tuple[str, int]:
+    # The id, and a checksum so that two records under one id (a URL crawled twice)
+    # never receive each other's line positions.
+    return doc.id, zlib.crc32(doc.text.encode("utf-8", "surrogatepass"))
+
+
+def _line_occurrences(doc: Document):
+    key = _join_key(doc)
+    return ((h, (key, positions)) for h, positions in line_positions(doc.text).items())
+
+
 def _removal_orders(element, keep_first: bool):
-    """(line hash, ids of the documents containing it) -> (doc id, hash) to remove."""
-    line, doc_ids = element
-    it = iter(doc_ids)
+    """(line hash, [(doc key, line positions)] of the documents containing it)
+    -> (doc key, positions) to remove."""
+    _, occurrences = element
+    it = iter(occurrences)
     next(it)
     if next(it, None) is None:  # the common case: a line in one document only
         return
-    keeper = min(doc_ids) if keep_first else None
-    for doc_id in doc_ids:
-        if doc_id != keeper:
-            yield doc_id, line
+    keeper = min(key for key, _ in occurrences) if keep_first else None
+    for key, positions in occurrences:
+        if key != keeper:
+            yield key, positions
 
 
 class _RemoveLines(beam.DoFn):
-    """(doc id, {"doc": [document], "remove": [hashes]}) -> trimmed document, or too_short."""
+    """(doc key, {"doc": [document], "remove": [line positions]}) -> trimmed document, or too_short."""
 
     def __init__(self, source: str, min_chars: int):
         self._min_chars = min_chars
@@ -119,12 +132,12 @@ class _RemoveLines(beam.DoFn):
 
     def process(self, element):
         _, joined = element
-        remove = set(joined["remove"])
+        remove = {i for positions in joined["remove"] for i in positions}
         for doc in joined["doc"]:
             n_removed = 0
             out = doc
-            if remove:  # most documents share no line with another: no second hashing pass
-                text, n_removed = remove_lines(doc.text, remove)
+            if remove:
+                text, n_removed = remove_line_positions(doc.text, remove)
                 out = dataclasses.replace(doc, text=text)
             # lines_in bytes are the document's bytes, so lines_removed bytes are exactly
             # what the trimming took away (line contents and their newlines).
@@ -151,8 +164,9 @@ class LineDedup(beam.PTransform):
     two-pass dedup, what the cc_net paper and LLaMA used). Documents left with fewer
     than `min_chars` characters (ends stripped) are dropped as `too_short`.
 
-    Three shuffles: the line hashes (one element per distinct line per document),
-    the removal orders, and the documents joined to their orders by id. Extra stat
+    Three shuffles: the line hashes (one element per distinct line per document,
+    with the line positions), the removal orders, and the documents joined to their
+    orders by id; the orders carry positions, so no text is hashed twice. Extra stat
     rows: (source, "line_dedup", "lines_in" / "lines_removed") -> (lines, bytes).
     """
 
@@ -167,12 +181,12 @@ class LineDedup(beam.PTransform):
     def expand(self, docs) -> StageResult:
         removals = (
             docs
-            | "LineHashes" >> beam.FlatMap(lambda d: ((h, d.id) for h in distinct_line_hashes(d.text)))
+            | "LineHashes" >> beam.FlatMap(_line_occurrences)
             | "GroupByLine" >> beam.GroupByKey()
             | "RemovalOrders" >> beam.FlatMap(_removal_orders, self._keep_first)
         )
         out = (
-            {"doc": docs | "KeyById" >> beam.Map(lambda d: (d.id, d)), "remove": removals}
+            {"doc": docs | "KeyById" >> beam.Map(lambda d: (_join_key(d), d)), "remove": removals}
             | "JoinById" >> beam.CoGroupByKey()
             | "RemoveLines" >> beam.ParDo(_RemoveLines(self._source, self._min_chars)).with_outputs(
                 REJECTED, _LINE_STATS, main="kept"

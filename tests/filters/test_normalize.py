@@ -123,3 +123,15 @@ def test_no_crash_on_any_unicode(text):
     assert isinstance(line_hash(text), int)
     assert isinstance(document_key(text), int)
     assert len(line_hashes(text)) == text.count("\n") + 1
+
+
+def test_line_positions_and_removing_them_agree_with_removal_by_hash():
+    from filters.line_dedup import line_positions, remove_line_positions
+
+    text = "Menu\nbody text\n\nmenu!\nfooter 2024\n* * *"
+    positions = line_positions(text)
+    assert positions[blake("menu")] == [0, 3] and positions[blake("footer 0000")] == [4]
+    assert len(positions) == 3  # blank and punctuation-only lines take no part
+    by_position = remove_line_positions(text, positions[blake("menu")] + positions[blake("footer 0000")])
+    assert by_position == remove_lines(text, {blake("menu"), blake("footer 0000")}) == ("body text\n\n* * *", 3)
+    assert remove_line_positions(text, []) == (text, 0)
