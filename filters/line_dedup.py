@@ -21,8 +21,13 @@ def line_positions(text: str) -> dict[int, list[int]]:
     dedup removes boilerplate shared *across* pages, and leaves repetition inside a
     page to the quality filters.
     """
+    return group_positions(line_hashes(text))
+
+
+def group_positions(hashes: list[int | None]) -> dict[int, list[int]]:
+    """Line hashes (None for blank lines) -> hash: the indices where it occurs."""
     positions: dict[int, list[int]] = {}
-    for i, h in enumerate(line_hashes(text)):
+    for i, h in enumerate(hashes):
         if h is not None:
             positions.setdefault(h, []).append(i)
     return positions

@@ -27,7 +27,7 @@ import re
 import sys
 import unicodedata
 
-__all__ = ["normalize_line", "line_hash", "line_hashes", "document_key"]
+__all__ = ["normalize_line", "line_hash", "line_hashes", "document_key", "line_digests"]
 
 
 def _dropped(cp: int) -> bool:
@@ -114,3 +114,23 @@ def document_key(text: str) -> int:
     Line breaks count as spaces, so re-wrapped copies of a page collide on purpose.
     """
     return _hash(_normalized_bytes(text))
+
+
+def line_digests(text: str) -> tuple[int, list[int | None]]:
+    """`(document_key(text), line_hashes(text))` from one normalisation pass.
+
+    Normalisation works character by character and collapses whitespace, so the
+    whole text normalises to its non-empty normalised lines joined by one space.
+    """
+    whole = hashlib.blake2b(digest_size=8)
+    hashes: list[int | None] = []
+    first = True
+    for line in text.split("\n"):
+        norm = _normalized_bytes(line)
+        if norm:
+            whole.update(norm if first else b" " + norm)
+            first = False
+            hashes.append(_hash(norm))
+        else:
+            hashes.append(None)
+    return int.from_bytes(whole.digest(), "little", signed=True), hashes

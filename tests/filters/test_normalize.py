@@ -135,3 +135,12 @@ def test_line_positions_and_removing_them_agree_with_removal_by_hash():
     by_position = remove_line_positions(text, positions[blake("menu")] + positions[blake("footer 0000")])
     assert by_position == remove_lines(text, {blake("menu"), blake("footer 0000")}) == ("body text\n\n* * *", 3)
     assert remove_line_positions(text, []) == (text, 0)
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200)
+       | st.lists(st.sampled_from(["Page 1", "  ", "ÉTÉ", "a\tb", "…", "x\r", "日本", "", "\x1c", "٣"]),
+                  max_size=8).map("\n".join))
+def test_line_digests_is_document_key_and_line_hashes_in_one_pass(text):
+    from filters.normalize import line_digests
+
+    assert line_digests(text) == (document_key(text), line_hashes(text))

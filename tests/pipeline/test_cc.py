@@ -9,7 +9,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
 from filters.document import Document
-from pipeline.cc import CurateCC, ExactDedup, LanguageId, LineDedup
+from pipeline.cc import CurateCC, Dedup, LanguageId
 from pipeline.lid_model import default_lid_model
 
 
@@ -61,7 +61,7 @@ def test_exact_dedup_keeps_smallest_id_of_each_normalised_text():
         cc("d", other, meta={"url_seen": 1}),
     ]
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | ExactDedup("cc")
+        result = p | beam.Create(docs) | Dedup("cc", min_chars=0)
         assert_that(result.kept, equal_to([cc("a", same_normalised), cc("d", other, meta={"url_seen": 1})]), label="kept")
         assert_that(
             result.rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.meta, r.doc.text)),
@@ -75,7 +75,31 @@ def test_exact_dedup_keeps_smallest_id_of_each_normalised_text():
             (("cc", "exact_dedup", "in"), (4, b(original, original, same_normalised, other))),
             (("cc", "exact_dedup", "kept"), (2, b(same_normalised, other))),
             (("cc", "exact_dedup", "dropped:duplicate_document"), (2, b(original, original))),
+            # The copies' lines are in one distinct text only: line dedup removes nothing.
+            (("cc", "line_dedup", "in"), (2, b(same_normalised, other))),
+            (("cc", "line_dedup", "kept"), (2, b(same_normalised, other))),
+            (("cc", "line_dedup", "lines_in"), (3, b(same_normalised, other))),
+            (("cc", "line_dedup", "lines_removed"), (0, 0)),
         ]), label="stats")
+
+
+def test_the_same_record_read_twice_is_kept_once():
+    text = "A page that was read twice from the same crawl file."
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        result = p | beam.Create([cc("x", text), cc("x", text)]) | Dedup("cc", min_chars=0)
+        assert_that(result.kept, equal_to([cc("x", text)]), label="kept")
+        assert_that(result.rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.meta)),
+                    equal_to([("cc/x", "exact_dedup", "duplicate_document", {"duplicate_of": "cc/x"})]),
+                    label="rejected")
+
+
+def test_exact_duplicates_do_not_make_their_lines_shared():
+    # b is a copy of a: their lines count once, so only the line also in c goes.
+    a = "Shared footer\nOwn line of a"
+    c = "Shared footer\nOwn line of c"
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        result = p | beam.Create([cc("a", a), cc("b", a), cc("c", c)]) | Dedup("cc", min_chars=0)
+        assert_that(result.kept, equal_to([cc("a", "Own line of a"), cc("c", "Own line of c")]), label="kept")
 
 
 # ----------------------------------------------------------------- line dedup
@@ -86,20 +110,24 @@ D3 = "Welcome, to our site\nhi"
 D4 = "Gamma unique content\n\n"
 # Listed with the smallest id last: "first" must come from the ids, not input order.
 LINE_DOCS = [cc("2", D2), cc("3", D3), cc("4", D4), cc("1", D1)]
+NO_EXACT_DUPLICATES = [
+    (("cc", "exact_dedup", "in"), (4, b(D1, D2, D3, D4))),
+    (("cc", "exact_dedup", "kept"), (4, b(D1, D2, D3, D4))),
+]
 
 
 def test_line_dedup_removes_lines_shared_by_documents_from_all_of_them():
     d1_out = "Alpha unique content here\nRepeat me\nREPEAT me!"  # repeated only here: stays
     d2_out = "Beta unique content here\n\n"  # blank lines take no part
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(LINE_DOCS) | LineDedup("cc", min_chars=10)
+        result = p | beam.Create(LINE_DOCS) | Dedup("cc", min_chars=10)
         assert_that(result.kept, equal_to([cc("1", d1_out), cc("2", d2_out), cc("4", D4)]), label="kept")
         assert_that(
             result.rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.text, r.doc.meta)),
             equal_to([("cc/3", "line_dedup", "too_short", "hi", {"lines_removed": 1})]),
             label="rejected",
         )
-        assert_that(result.stats, stats_equal([
+        assert_that(result.stats, stats_equal(NO_EXACT_DUPLICATES + [
             (("cc", "line_dedup", "in"), (4, b(D1, D2, D3, D4))),
             (("cc", "line_dedup", "kept"), (3, b(d1_out, d2_out, D4))),
             (("cc", "line_dedup", "dropped:too_short"), (1, b("hi"))),
@@ -111,10 +139,10 @@ def test_line_dedup_removes_lines_shared_by_documents_from_all_of_them():
 def test_line_dedup_keep_first_leaves_the_line_in_the_smallest_id():
     d2_out = "Beta unique content here\n\n"
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(LINE_DOCS) | LineDedup("cc", keep_first=True, min_chars=10)
+        result = p | beam.Create(LINE_DOCS) | Dedup("cc", keep_first=True, min_chars=10)
         assert_that(result.kept, equal_to([cc("1", D1), cc("2", d2_out), cc("4", D4)]), label="kept")
         assert_that(rejection_summary(result.rejected), equal_to([("cc/3", "line_dedup", "too_short")]), label="rejected")
-        assert_that(result.stats, stats_equal([
+        assert_that(result.stats, stats_equal(NO_EXACT_DUPLICATES + [
             (("cc", "line_dedup", "in"), (4, b(D1, D2, D3, D4))),
             (("cc", "line_dedup", "kept"), (3, b(D1, d2_out, D4))),
             (("cc", "line_dedup", "dropped:too_short"), (1, b("hi"))),
@@ -127,7 +155,7 @@ def test_line_dedup_default_min_chars_is_300_after_stripping():
     long_enough = "x" * 300
     too_short = "  " + "y" * 299 + "\n"
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create([cc("long", long_enough), cc("short", too_short)]) | LineDedup("cc")
+        result = p | beam.Create([cc("long", long_enough), cc("short", too_short)]) | Dedup("cc")
         assert_that(result.kept | beam.Map(lambda d: d.id), equal_to(["cc/long"]), label="kept")
         assert_that(rejection_summary(result.rejected), equal_to([("cc/short", "line_dedup", "too_short")]), label="rejected")
 
@@ -135,7 +163,7 @@ def test_line_dedup_default_min_chars_is_300_after_stripping():
 @pytest.mark.parametrize("kwargs", [{"min_chars": -1}, {"min_chars": 1.5}, {"keep_first": "yes"}])
 def test_line_dedup_bad_config_is_a_clear_error(kwargs):
     with pytest.raises(ValueError, match="line_dedup"):
-        LineDedup("cc", **kwargs)
+        Dedup("cc", **kwargs)
 
 
 # ------------------------------------------------------------ language id
