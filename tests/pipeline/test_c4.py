@@ -4,6 +4,7 @@ span dedup as Beam stages, and the whole source through `build_c4` on FnApiRunne
 Expectations come from the sample file read with the standard library, or are written
 out by hand from the literal documents below.
 """
+import copy
 import gzip
 import io
 import json
@@ -11,14 +12,18 @@ from pathlib import Path
 
 import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  # not collected by pytest
+from apache_beam.testing.test_pipeline import (
+    TestPipeline as BeamTestPipeline,  # not collected by pytest
+)
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
 from filters.c4 import C4Rules
 from filters.document import Document, digest_id
 from pipeline.c4 import C4Clean, C4Input, SpanDedup, build_c4
+from pipeline.config import DEFAULTS
 from pipeline.read import Malformed
 from pipeline.readers.jsonl import parse_c4_json
+from tests.pipeline.beam_checks import b, check_balanced, stats_equal
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample" / "c4" / "c4-train.00000-of-00001.json.gz"
@@ -117,31 +122,6 @@ def c4(doc_id: str, *lines: str) -> Document:
     return Document(id=f"c4/{doc_id}", source="c4", text="\n".join(lines))
 
 
-def b(*texts: str) -> int:
-    return sum(len(t.encode("utf-8")) for t in texts)
-
-
-def check_balanced(rows):
-    by_stage = {}
-    for (source, stage, metric), (n, _) in rows:
-        by_stage.setdefault((source, stage), {})[metric] = n
-    for key, metrics in by_stage.items():
-        if "in" in metrics:
-            dropped = sum(n for m, n in metrics.items() if m.startswith("dropped:"))
-            if metrics["in"] != metrics.get("kept", 0) + dropped:
-                raise BeamAssertException(f"{key} does not balance: {metrics}")
-
-
-def stats_equal(expected):
-    want = equal_to(expected)
-
-    def check(rows):
-        check_balanced(rows)
-        want(rows)
-
-    return check
-
-
 S1 = "The river rose quickly after three days of rain."
 S2 = "Farmers moved their animals to the higher fields."
 S3 = "By Friday the water had gone back down again."
@@ -211,13 +191,7 @@ def config_for(inputs: list[str]) -> dict:
         "inputs": {"c4": inputs},
         "sample": {"fraction": 1.0, "max_records_per_file": None},
         "strict": False,
-        "c4": {
-            "main_content": False,
-            "rules": {"min_words_per_line": 5, "min_sentences": 3, "max_word_length": 1000,
-                      "bad_words": "configs/c4_badwords_en.txt"},
-            "lid": {"languages": ["en"], "threshold": 0.5},
-            "dedup": {"unit": "span", "span_sentences": 3},
-        },
+        "c4": copy.deepcopy(DEFAULTS["c4"]),
     }
 
 

@@ -5,43 +5,19 @@ literal contents; byte counts are `len(s.encode())` of those literals.
 """
 import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  # alias: pytest would try to collect Test*
-from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
+from apache_beam.testing.test_pipeline import (
+    TestPipeline as BeamTestPipeline,  # alias: pytest would try to collect Test*
+)
+from apache_beam.testing.util import assert_that, equal_to
 
 from filters.document import Document
 from pipeline.cc import CurateCC, Dedup, LanguageId
 from pipeline.lid_model import default_lid_model
-
-
-def b(*texts: str) -> int:
-    return sum(len(t.encode("utf-8")) for t in texts)
+from tests.pipeline.beam_checks import b, stats_equal
 
 
 def cc(doc_id: str, text: str, **kw) -> Document:
     return Document(id=f"cc/{doc_id}", source="cc", text=text, **kw)
-
-
-def check_balanced(rows):
-    """Every stage: documents in == kept + dropped."""
-    by_stage = {}
-    for (source, stage, metric), (n, _) in rows:
-        by_stage.setdefault((source, stage), {})[metric] = n
-    for key, metrics in by_stage.items():
-        if "in" not in metrics:
-            continue
-        dropped = sum(n for m, n in metrics.items() if m.startswith("dropped:"))
-        if metrics["in"] != metrics.get("kept", 0) + dropped:
-            raise BeamAssertException(f"{key} does not balance: {metrics}")
-
-
-def stats_equal(expected):
-    want = equal_to(expected)
-
-    def check(rows):
-        check_balanced(rows)
-        want(rows)
-
-    return check
 
 
 def rejection_summary(rejected):
