@@ -59,6 +59,30 @@ def _cards(out: Path) -> dict:
     return json.loads(cards_path.read_text())
 
 
+def _stored_summary(stage: str, out: Path) -> str | None:
+    """The summary a finished stage printed, rebuilt from what it wrote, for reruns."""
+    import json
+
+    if stage == "models":
+        from pipeline.reference_models import format_cards
+
+        return "\n".join(["models:", *format_cards(_cards(out))])
+    if stage == "curate":
+        from pipeline.summary import format_summary
+
+        return format_summary(json.loads((out / "stats.json").read_text()))
+    if stage == "tokenizer":
+        from pipeline.tokenizer_stage import format_tokenizer_summary
+        from tokenizer_training import CARD_FILE
+
+        return format_tokenizer_summary(json.loads((out / "tokenizer" / CARD_FILE).read_text()))
+    if stage == "shards":
+        from pipeline.mix import format_mixture_table
+
+        return format_mixture_table(json.loads((out / "shards" / "manifest.json").read_text()))
+    return None
+
+
 def run_stage(stage: str, config: dict, out: Path, beam_args: list[str], force: bool) -> None:
     from pipeline import models as models_stage
     from pipeline.outputs import mark_done, publish, stage_done, staging_dir, write_json_atomic, write_run_json
@@ -66,6 +90,9 @@ def run_stage(stage: str, config: dict, out: Path, beam_args: list[str], force: 
     digest = config_digest(config)
     if not force and stage_done(out, stage, digest):
         log.info("%s: already finished with this config, skipped (--force to redo)", stage)
+        summary = _stored_summary(stage, out)
+        if summary:
+            print(summary, flush=True)
         return
     start = time.perf_counter()
     from pipeline.runner import make_options

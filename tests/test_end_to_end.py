@@ -166,6 +166,9 @@ def test_a_rerun_with_the_same_config_skips_finished_stages(demo_out):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "already finished with this config" in proc.stderr
     assert (out / "stats.json").stat().st_mtime_ns == before
+    # The rerun still shows each stage's summary, rebuilt from what the stages wrote.
+    for needle in ["wikiref: fastText", "== cc ==", "dropped lang", "bytes/token", "LLaMA"]:
+        assert needle in proc.stdout, needle
 
 
 def test_the_shards_hold_every_source_and_train_a_model_below_the_unigram_entropy(demo_out, trained):
