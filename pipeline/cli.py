@@ -59,8 +59,8 @@ def _cards(out: Path) -> dict:
     return json.loads(cards_path.read_text())
 
 
-def _stored_summary(stage: str, out: Path) -> str | None:
-    """The summary a finished stage printed, rebuilt from what it wrote, for reruns."""
+def _stored_summary(stage: str, out: Path) -> str:
+    """A finished stage's summary, from what it wrote (so a rerun that skips it shows the same)."""
     import json
 
     if stage == "models":
@@ -80,7 +80,7 @@ def _stored_summary(stage: str, out: Path) -> str | None:
         from pipeline.mix import format_mixture_table
 
         return format_mixture_table(json.loads((out / "shards" / "manifest.json").read_text()))
-    return None
+    raise ValueError(f"unknown stage {stage!r}")
 
 
 def run_stage(stage: str, config: dict, out: Path, beam_args: list[str], force: bool) -> None:
@@ -90,22 +90,16 @@ def run_stage(stage: str, config: dict, out: Path, beam_args: list[str], force: 
     digest = config_digest(config)
     if not force and stage_done(out, stage, digest):
         log.info("%s: already finished with this config, skipped (--force to redo)", stage)
-        summary = _stored_summary(stage, out)
-        if summary:
-            print(summary, flush=True)
+        print(_stored_summary(stage, out), flush=True)
         return
     start = time.perf_counter()
     from pipeline.runner import make_options
 
     if stage == "models":
-        from pipeline.reference_models import format_cards
-
         cards = models_stage.run_models(config, out, make_options(beam_args))
         write_run_json(out, config, cards, ["models"])
-        print("\n".join(["models:", *format_cards(cards)]), flush=True)
     elif stage == "curate":
         from pipeline.curate import run_curate
-        from pipeline.summary import format_summary
 
         cards = _cards(out)
         tmp = staging_dir(out, stage)
@@ -114,20 +108,17 @@ def run_stage(stage: str, config: dict, out: Path, beam_args: list[str], force: 
         publish(tmp, out, [f"curated/{s}" for s in stats["sources_built"]]
                 + [f"rejected/{s}" for s in stats["sources_built"]] + ["stats.json"])
         write_run_json(out, config, cards, ["curate"])
-        print(format_summary(stats), flush=True)
     elif stage == "tokenizer":
-        from pipeline.tokenizer_stage import format_tokenizer_summary, run_tokenizer_stage
+        from pipeline.tokenizer_stage import run_tokenizer_stage
 
-        card = run_tokenizer_stage(config, out, make_options(beam_args))
+        run_tokenizer_stage(config, out, make_options(beam_args))
         write_run_json(out, config, _cards(out), ["tokenizer"])
-        print(format_tokenizer_summary(card), flush=True)
     elif stage == "shards":
-        from pipeline.mix import format_mixture_table
         from pipeline.shards import run_shards_stage
 
-        manifest = run_shards_stage(config, out, make_options(beam_args))
+        run_shards_stage(config, out, make_options(beam_args))
         write_run_json(out, config, _cards(out), ["shards"])
-        print(format_mixture_table(manifest), flush=True)
+    print(_stored_summary(stage, out), flush=True)
     mark_done(out, stage, digest, seconds=round(time.perf_counter() - start, 2))
     log.info("%s: done in %.1fs", stage, time.perf_counter() - start)
 

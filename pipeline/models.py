@@ -52,10 +52,8 @@ def run_models(config: dict[str, Any], out: Path, options=None) -> dict[str, Any
     }
     log.info("models: LID %s (sha256 %s)", lid_dst, cards["lid"]["sha256"][:12])
 
-    from pipeline.reference_models import format_cards, train_reference_models
+    from pipeline.reference_models import train_reference_models
 
     cards.update(train_reference_models(config, models_dir, lid_model=lid_dst, options=options))
-    for line in format_cards(cards):
-        log.info("models:%s", line)
     write_json_atomic(models_dir / "cards.json", cards)
     return cards

@@ -7,7 +7,6 @@ Each call downloads the package once into the cache, checks its sha256 against
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -16,20 +15,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from shard_format import file_sha256 as sha256_of  # the project's one file hash
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("LLAMA_DATA_CACHE", ROOT / ".cache"))
 DOWNLOADS = CACHE / "downloads"
 PINS = Path(__file__).resolve().parent / "SOURCES.json"
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _pins() -> dict:

@@ -288,6 +288,11 @@ def _parse_tar(path, fileobj, limits: ArchiveLimits, max_file_bytes: int, detect
 # --- zip ----------------------------------------------------------------------------
 
 
+# What reading one zip member raises when it is damaged. RuntimeError: an encrypted
+# member; NotImplementedError: an unknown compression method.
+_ZIP_MEMBER_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError, RuntimeError)
+
+
 def _parse_zip(path, fileobj, limits: ArchiveLimits, max_file_bytes: int, detector: LicenseDetector):
     stored = _stored_size(fileobj) if fileobj.seekable() else 0
     try:
@@ -316,8 +321,8 @@ def _parse_zip(path, fileobj, limits: ArchiveLimits, max_file_bytes: int, detect
                     and info.file_size <= _LICENSE_FILE_MAX:
                 try:
                     found[rel[len(root):]] = zf.read(info)
-                except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError, RuntimeError):
-                    pass  # reported below with the member
+                except _ZIP_MEMBER_ERRORS:
+                    pass  # the second loop reads the member again and reports it as Malformed
         repo = _Repo(repo_name(path), posixpath.basename(path), *_licences(found, detector))
         for info in infos:
             where = f"member {info.filename!r}"
@@ -350,8 +355,7 @@ def _parse_zip(path, fileobj, limits: ArchiveLimits, max_file_bytes: int, detect
                         data = f.read(max_file_bytes + 1)
                     if len(data) > max_file_bytes:  # a header that lies about the size
                         raise zipfile.BadZipFile(f"member is larger than its declared {info.file_size} bytes")
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError, RuntimeError) as e:
-                # RuntimeError: an encrypted member; NotImplementedError: an unknown compression.
+            except _ZIP_MEMBER_ERRORS as e:
                 yield Malformed(path, info.header_offset, f"{where}: cannot read: {e}")
                 continue
             yield repo.document(rel[len(root):], data, info.file_size)
