@@ -21,13 +21,10 @@ Cost, one core: ~3 us per 60-character ASCII line (a bytes.translate fast path),
 """
 from __future__ import annotations
 
-import functools
 import hashlib
-import re
-import sys
 import unicodedata
 
-__all__ = ["normalize_line", "line_hash", "line_hashes", "document_key", "line_digests"]
+__all__ = ["normalize_line", "line_hash", "line_hashes", "document_key", "line_digests", "LazyTranslation"]
 
 
 def _dropped(cp: int) -> bool:
@@ -36,45 +33,44 @@ def _dropped(cp: int) -> bool:
     return cat[0] == "P" or cat in ("Mn", "Cf") or (cat == "Cc" and not chr(cp).isspace())
 
 
-def _char_class(codepoints: list[int]) -> str:
-    """A regex character class from code points, as ranges (a long list of singles is slow)."""
-    ranges: list[list[int]] = []
-    for cp in codepoints:
-        if ranges and ranges[-1][1] == cp - 1:
-            ranges[-1][1] = cp
-        else:
-            ranges.append([cp, cp])
-    return "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges)
+class LazyTranslation(dict):
+    """A `str.translate` table that classifies each code point on first sight.
+
+    `classify(cp)` returns what `translate` wants (None to drop, a str, or `cp` to
+    keep). Only the characters a process meets are classified (a few thousand on a
+    multilingual crawl) instead of a start-up scan of all 1.1M code points.
+    """
+
+    MAX_ENTRIES = 1 << 17  # past this (adversarial input), classify without caching
+
+    def __init__(self, classify):
+        super().__init__()
+        self._classify = classify
+
+    def __missing__(self, cp: int):
+        value = self._classify(cp)
+        if len(self) < self.MAX_ENTRIES:
+            self[cp] = value
+        return value
+
+    def __reduce__(self):  # pickled empty: the cache is rebuilt where it is used
+        return type(self), (self._classify,)
 
 
-@functools.cache
-def _tables():
-    """Built once per process (~0.2 s): the regexes for any text, byte tables for ASCII."""
-    dropped = [cp for cp in range(sys.maxunicode + 1) if _dropped(cp)]
-    # Python's re matches a BMP-only class with a fast bitmap; one that reaches past
-    # U+FFFF is ~20x slower, so astral characters get their own, rarely used, pass.
-    drop_bmp = re.compile(f"[{_char_class([c for c in dropped if c <= 0xFFFF])}]+")
-    drop_astral = re.compile(f"[{_char_class([c for c in dropped if c > 0xFFFF])}]+")
-    # ASCII lines (most of English CommonCrawl) take a bytes.translate path, 6x faster.
-    ascii_map = bytes(
-        ord("0") if chr(c).isdecimal() else ord(" ") if chr(c).isspace() else c for c in range(256)
-    )
-    ascii_drop = bytes(c for c in range(128) if _dropped(c))
-    return drop_bmp, drop_astral, ascii_map, ascii_drop
+def _dedup_form(cp: int):
+    return None if _dropped(cp) else "0" if unicodedata.category(chr(cp)) == "Nd" else cp
 
 
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
-_DIGIT = re.compile(r"\d")  # for str patterns: exactly Unicode category Nd
+_NON_ASCII = LazyTranslation(_dedup_form)
+# ASCII lines (most of English CommonCrawl) take a bytes.translate path, 6x faster.
+_ASCII_MAP = bytes(ord("0") if chr(c).isdecimal() else ord(" ") if chr(c).isspace() else c for c in range(256))
+_ASCII_DROP = bytes(c for c in range(128) if _dropped(c))
 
 
 def _normalized_bytes(line: str) -> bytes:
-    drop_bmp, drop_astral, ascii_map, ascii_drop = _tables()
     if line.isascii():
-        return b" ".join(line.encode("ascii").lower().translate(ascii_map, ascii_drop).split())
-    text = drop_bmp.sub("", unicodedata.normalize("NFD", line.casefold()))
-    if _ASTRAL.search(text):
-        text = drop_astral.sub("", text)
-    text = _DIGIT.sub("0", text)
+        return b" ".join(line.encode("ascii").lower().translate(_ASCII_MAP, _ASCII_DROP).split())
+    text = unicodedata.normalize("NFD", line.casefold()).translate(_NON_ASCII)
     # surrogatepass: a lone surrogate (from a lossy decode upstream) hashes instead of crashing.
     return " ".join(text.split()).encode("utf-8", "surrogatepass")
 

@@ -18,11 +18,8 @@ Models load lazily, once per process, cached by path (load time logged).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import math
-import re
-import sys
 import threading
 import time
 import unicodedata
@@ -31,6 +28,7 @@ from pathlib import Path
 
 from filters.base import DocumentFilter, Drop
 from filters.document import Document
+from filters.normalize import LazyTranslation
 
 log = logging.getLogger(__name__)
 
@@ -53,39 +51,24 @@ UNICODE_PUNCT = {
 }
 
 
-@functools.cache
-def _tables():
-    """Built once per process (~0.3 s): regexes and replacement tables for `normalize_text`."""
-    replace: dict[str, str] = {}
-    marks: list[int] = []
-    for cp in range(sys.maxunicode + 1):
-        cat = unicodedata.category(chr(cp))
-        if cat == "Mn":
-            marks.append(cp)
-        elif cat == "Cc" and cp != ord("\n"):  # cc_net removes controls; whitespace ones separate words
-            replace[chr(cp)] = " " if chr(cp).isspace() else ""
-    for char, repl in UNICODE_PUNCT.items():
-        replace.setdefault(char, repl)
-    # Python's re matches a BMP-only class with a fast bitmap; one reaching past U+FFFF
-    # is ~100x slower, so astral marks get their own, rarely needed, pass.
-    accents = re.compile(_char_class([c for c in marks if c <= 0xFFFF]) + "+")
-    astral_accents = re.compile(_char_class([c for c in marks if c > 0xFFFF]) + "+")
-    # Controls and Unicode punctuation are rare: a regex finds them, a dict replaces
-    # them (str.translate would look up every character).
-    specials = re.compile(_char_class(sorted(ord(c) for c in replace)))
-    # ASCII text (most of English CommonCrawl) takes a bytes.translate path, ~5x faster.
-    ascii_map = bytes(ord("0") if 48 <= c <= 57 else ord(" ") if replace.get(chr(c)) == " " else c
-                      for c in range(256))
-    ascii_drop = bytes(c for c in range(128) if replace.get(chr(c)) == "")
-    return replace, accents, astral_accents, specials, ascii_map, ascii_drop
+def _lm_form(cp: int):
+    """One non-ASCII character as `normalize_text` writes it (after lowercase and NFD)."""
+    char = chr(cp)
+    cat = unicodedata.category(char)
+    if cat == "Mn":
+        return None
+    if cat == "Nd":
+        return "0"
+    if cat == "Cc" and char != "\n":  # cc_net removes controls; whitespace ones separate words
+        return " " if char.isspace() else None
+    return UNICODE_PUNCT.get(char, cp)
 
 
-def _char_class(codepoints: list[int]) -> str:
-    return "[" + "".join(re.escape(chr(c)) for c in codepoints) + "]"
-
-
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
-_DIGIT = re.compile(r"\d")  # for str patterns: exactly Unicode category Nd
+_NON_ASCII = LazyTranslation(_lm_form)
+# ASCII text (most of English CommonCrawl) takes a bytes.translate path, ~5x faster.
+_ASCII_MAP = bytes(ord("0") if 48 <= c <= 57 else ord(" ") if c != 10 and chr(c).isspace() and c < 32 else c
+                   for c in range(256))
+_ASCII_DROP = bytes(c for c in range(128) if (c < 32 or c == 127) and not chr(c).isspace())
 
 
 def normalize_text(text: str) -> str:
@@ -96,13 +79,9 @@ def normalize_text(text: str) -> str:
     removed (tabs become spaces: cc_net deletes them, gluing words). Not
     `filters.normalize.normalize_line`: dedup removes all punctuation, the LM keeps it.
     """
-    replace, accents, astral_accents, specials, ascii_map, ascii_drop = _tables()
     if text.isascii():
-        return text.encode("ascii").lower().translate(ascii_map, ascii_drop).decode("ascii")
-    text = accents.sub("", unicodedata.normalize("NFD", text.lower()))
-    if _ASTRAL.search(text):
-        text = astral_accents.sub("", text)
-    return specials.sub(lambda m: replace[m.group()], _DIGIT.sub("0", text))
+        return text.encode("ascii").lower().translate(_ASCII_MAP, _ASCII_DROP).decode("ascii")
+    return unicodedata.normalize("NFD", text.lower()).translate(_NON_ASCII)
 
 
 def normalize_for_lm(line: str) -> str:

@@ -144,3 +144,13 @@ def test_line_digests_is_document_key_and_line_hashes_in_one_pass(text):
     from filters.normalize import line_digests
 
     assert line_digests(text) == (document_key(text), line_hashes(text))
+
+
+def test_lazy_translation_classifies_on_first_sight_and_stops_caching_at_its_cap(monkeypatch):
+    from filters.normalize import LazyTranslation
+
+    seen = []
+    table = LazyTranslation(lambda cp: seen.append(cp) or (None if cp == ord("x") else cp))
+    assert "axbxa".translate(table) == "aba" and sorted(seen) == [ord("a"), ord("b"), ord("x")]
+    monkeypatch.setattr(LazyTranslation, "MAX_ENTRIES", 3)
+    assert "cd".translate(table) == "cd" and len(table) == 3  # still right, no longer cached

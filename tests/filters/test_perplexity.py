@@ -10,15 +10,19 @@ from __future__ import annotations
 import io
 import math
 import pickle
+import unicodedata
 
 import kenlm
 import numpy as np
 import pytest
 import sentencepiece as spm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from filters.document import Document
 from filters.perplexity import (
-    PerplexityScorer, bucket_of, document_score, normalize_for_lm, paragraphs, percentile, perplexity,
+    UNICODE_PUNCT, PerplexityScorer, bucket_of, document_score, normalize_for_lm, normalize_text, paragraphs,
+    percentile, perplexity,
 )
 
 # Unigrams: log10 prob, word, log10 backoff. Bigrams: log10 prob, words.
@@ -74,6 +78,34 @@ def hand_lm(tmp_path_factory):
 ])
 def test_normalize_for_lm(line, expected):
     assert normalize_for_lm(line) == expected
+
+
+def reference_lm_form(text: str) -> str:
+    """The rule spelled out one character at a time, straight from unicodedata."""
+    out = []
+    for ch in unicodedata.normalize("NFD", text.lower()):
+        cat = unicodedata.category(ch)
+        if cat == "Mn":
+            continue
+        if cat == "Nd":
+            out.append("0")
+        elif cat == "Cc" and ch != "\n":
+            out.append(" " if ch.isspace() else "")
+        else:
+            out.append(UNICODE_PUNCT.get(ch, ch))
+    return "".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec=None, exclude_categories=()), max_size=60))
+def test_normalize_text_matches_the_reference_rule_on_any_text(text):
+    assert normalize_text(text) == reference_lm_form(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(max_codepoint=127), max_size=60))
+def test_normalize_text_ascii_fast_path_matches_the_reference(text):
+    assert normalize_text(text) == reference_lm_form(text)
 
 
 def test_paragraphs_are_the_normalised_non_blank_lines():
