@@ -1,14 +1,20 @@
-"""The per-document halves of cc_net's line deduplication (the global half is a Beam shuffle).
+"""cc_net's line deduplication, without Beam: per document, and per shard of line hashes.
 
 `line_positions` is what a document contributes to the global count of which
 documents contain which lines (each distinct line once, with where it occurs);
 `remove_line_positions` applies the verdict without hashing the text again.
-`distinct_line_hashes` and `remove_lines` are the same by hash. All are pure, so the
-same logic runs in a unit test, in Beam, or in a Spark job.
+`distinct_line_hashes` and `remove_lines` are the same by hash. `LineRows` packs
+many documents' lines into fixed-size rows split into shards by line hash, and
+`removal_positions` judges one shard; the shuffle that brings a shard's rows
+together is the pipeline's (pipeline.cc). All are pure, so the same logic runs in a
+unit test, in Beam, or in a Spark job.
 """
 from __future__ import annotations
 
+from array import array
 from collections.abc import Container, Iterable
+
+import numpy as np
 
 from filters.normalize import line_hashes
 
@@ -55,3 +61,122 @@ def remove_line_positions(text: str, positions: Iterable[int]) -> tuple[str, int
 def remove_lines(text: str, remove: Container[int]) -> tuple[str, int]:
     """The text without every line whose hash is in `remove`, and how many lines went."""
     return remove_line_positions(text, (i for i, h in enumerate(line_hashes(text)) if h is not None and h in remove))
+
+
+# --- the global half, sharded -------------------------------------------------------------
+#
+# Every non-blank line of every document becomes one fixed-size row. Rows are split
+# by line hash into shards; a shard holds every occurrence of its hashes, so it can
+# be judged on its own, in memory, with numpy: a shuffle by shard (Beam's
+# GroupByKey) then takes the place of a per-line shuffle, with ~36 bytes per line
+# instead of a Python element per line.
+
+ROW = np.dtype([("line", "<i8"), ("text", "<i8"), ("doc_hi", "<u8"), ("doc_lo", "<u8"), ("pos", "<u4")])
+DOC_KEY_BYTES = 16
+
+
+def _key_bytes(hi: int, lo: int) -> bytes:
+    return int(hi).to_bytes(8, "little") + int(lo).to_bytes(8, "little")
+
+
+class LineRows:
+    """A buffer of line rows, drained as `(shard, rows bytes, ids)` per non-empty shard.
+
+    `ids` maps each document key in the shard to its document id, only when the
+    caller passes ids (`keep_first` needs them to find the first document).
+    """
+
+    def __init__(self, shards: int):
+        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+            raise ValueError(f"line dedup shards must be an integer >= 1, got {shards!r}")
+        self.shards = shards
+        self._lines, self._pos = array("q"), array("I")
+        self._texts: list[int] = []
+        self._docs: list[bytes] = []
+        self._counts: list[int] = []
+        self._ids: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def add(self, text_key: int, doc_key: bytes, hashes: list[int | None], doc_id: str | None = None) -> None:
+        """One document: its text key, 16-byte key and line hashes (None for blank lines)."""
+        if len(doc_key) != DOC_KEY_BYTES:
+            raise ValueError(f"document keys are {DOC_KEY_BYTES} bytes, got {len(doc_key)}")
+        before = len(self._lines)
+        for i, h in enumerate(hashes):
+            if h is not None:
+                self._lines.append(h)
+                self._pos.append(i)
+        self._texts.append(text_key)
+        self._docs.append(doc_key)
+        self._counts.append(len(self._lines) - before)
+        if doc_id is not None:
+            if self._ids is None:
+                self._ids = []
+            self._ids.append(doc_id)
+
+    def drain(self):
+        """Yield `(shard, rows bytes, ids or None)` for every shard with rows, and empty the buffer."""
+        if not self._lines:
+            self.__init__(self.shards)
+            return
+        per_doc = np.repeat(np.arange(len(self._counts)), self._counts)
+        rows = np.empty(len(self._lines), ROW)
+        rows["line"] = np.frombuffer(self._lines, np.int64)
+        rows["pos"] = np.frombuffer(self._pos, np.uint32)
+        rows["text"] = np.array(self._texts, np.int64)[per_doc]
+        keys = np.frombuffer(b"".join(self._docs), "<u8").reshape(-1, 2)
+        rows["doc_hi"], rows["doc_lo"] = keys[per_doc, 0], keys[per_doc, 1]
+        ids = self._ids
+        shard = shard_of(rows["line"], self.shards)
+        order = np.argsort(shard, kind="stable")
+        rows, shard, per_doc = rows[order], shard[order], per_doc[order]
+        bounds = np.flatnonzero(np.diff(shard)) + 1
+        for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(rows)]):
+            shard_ids = None
+            if ids is not None:
+                shard_ids = {self._docs[d]: ids[d] for d in np.unique(per_doc[start:stop]).tolist()}
+            yield int(shard[start]), rows[start:stop].tobytes(), shard_ids
+        self.__init__(self.shards)
+
+
+def shard_of(line_hashes: np.ndarray, shards: int) -> np.ndarray:
+    """The shard of each line hash (its unsigned value modulo `shards`)."""
+    return (line_hashes.view(np.uint64) % np.uint64(shards)).astype(np.int64)
+
+
+def removal_positions(rows: np.ndarray, ids: dict[bytes, str] | None = None) -> dict[bytes, np.ndarray]:
+    """Rows of one shard (all occurrences of their line hashes) -> document key: the line
+    positions to remove from it.
+
+    A line is removed where its hash occurs in two or more distinct texts (text keys:
+    exact duplicates count once, and a line repeated inside one document counts
+    once). With `ids` (keep_first), the document with the smallest id (then key)
+    keeps its copies, and so does any exact duplicate of it.
+    """
+    if not len(rows):
+        return {}
+    rows = rows[np.lexsort((rows["text"], rows["line"]))]
+    line, text = rows["line"], rows["text"]
+    new_line = np.r_[True, line[1:] != line[:-1]]
+    new_pair = new_line | np.r_[True, text[1:] != text[:-1]]
+    starts = np.flatnonzero(new_line)
+    texts_per_line = np.add.reduceat(new_pair.astype(np.int64), starts)
+    run = np.cumsum(new_line) - 1
+    remove = (texts_per_line >= 2)[run]
+    if ids is not None:
+        stops = np.r_[starts[1:], len(rows)]
+        hi, lo = rows["doc_hi"], rows["doc_lo"]
+        for r in np.flatnonzero(texts_per_line >= 2).tolist():
+            a, b = starts[r], stops[r]
+            first = min(range(a, b), key=lambda i: (ids[_key_bytes(hi[i], lo[i])], hi[i], lo[i]))
+            remove[a:b] &= text[a:b] != text[first]
+    gone = rows[remove]
+    if not len(gone):
+        return {}
+    gone = gone[np.lexsort((gone["pos"], gone["doc_lo"], gone["doc_hi"]))]
+    new_doc = np.r_[True, (gone["doc_hi"][1:] != gone["doc_hi"][:-1]) | (gone["doc_lo"][1:] != gone["doc_lo"][:-1])]
+    starts = np.flatnonzero(new_doc)
+    stops = np.r_[starts[1:], len(gone)]
+    return {_key_bytes(gone["doc_hi"][a], gone["doc_lo"][a]): gone["pos"][a:b] for a, b in zip(starts, stops)}

@@ -40,7 +40,7 @@ from filters.document import Document
 from filters.minhash import SIGNATURE_DTYPE, MinHasher, MinHashParams, band_keys, estimated_jaccard
 from pipeline.dofn import REJECTED, FilterStage
 from pipeline.readers.books import parse_books
-from pipeline.stats import Rejection, StageResult, run_stages, stage_stats, sum_pairs
+from pipeline.stats import Rejection, StageResult, SumStats, run_stages, stage_rows, sum_pairs
 
 log = logging.getLogger(__name__)
 
@@ -221,10 +221,9 @@ class NearDedup(beam.PTransform):
                 REJECTED, _DEDUP_STATS, main="kept")
         )
         stats = (
-            stage_stats(docs, out.kept, out[REJECTED], source, NEAR_DEDUP, ""),
-            (buckets[_DEDUP_STATS], out[_DEDUP_STATS]) | "DedupStats" >> beam.Flatten()
-            | "SumDedupStats" >> beam.CombinePerKey(sum_pairs),
-        ) | "AllStats" >> beam.Flatten()
+            *stage_rows(docs, out.kept, out[REJECTED], source, NEAR_DEDUP, ""),
+            buckets[_DEDUP_STATS], out[_DEDUP_STATS],
+        ) | "SumStats" >> SumStats()
         return StageResult(out.kept, out[REJECTED], stats)
 
 

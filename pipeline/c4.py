@@ -31,7 +31,7 @@ from filters.c4 import DEDUP_UNITS, C4Rules, dedup_units, load_bad_words, remove
 from filters.document import Document
 from pipeline.dofn import REJECTED
 from pipeline.readers.jsonl import parse_c4_json
-from pipeline.stats import Rejection, StageResult, run_stages, stage_stats, sum_pairs
+from pipeline.stats import Rejection, StageResult, SumStats, run_stages, stage_rows
 
 SOURCE = "c4"
 RULES = C4Rules.stage
@@ -104,9 +104,8 @@ class C4Clean(beam.PTransform):
         out = docs | "Clean" >> beam.ParDo(_CleanPages(self._rules, self._source)).with_outputs(
             REJECTED, _LINE_STATS, main="kept")
         stats = (
-            stage_stats(docs, out.kept, out[REJECTED], self._source, RULES, ""),
-            out[_LINE_STATS] | "SumLineStats" >> beam.CombinePerKey(sum_pairs),
-        ) | "AllStats" >> beam.Flatten()
+            *stage_rows(docs, out.kept, out[REJECTED], self._source, RULES, ""), out[_LINE_STATS],
+        ) | "SumStats" >> SumStats()
         return StageResult(out.kept, out[REJECTED], stats)
 
 
@@ -233,9 +232,8 @@ class SpanDedup(beam.PTransform):
                 REJECTED, _LINE_STATS, main="kept")
         )
         stats = (
-            stage_stats(docs, out.kept, out[REJECTED], self._source, DEDUP, ""),
-            out[_LINE_STATS] | "SumLineStats" >> beam.CombinePerKey(sum_pairs),
-        ) | "AllStats" >> beam.Flatten()
+            *stage_rows(docs, out.kept, out[REJECTED], self._source, DEDUP, ""), out[_LINE_STATS],
+        ) | "SumStats" >> SumStats()
         return StageResult(out.kept, out[REJECTED], stats)
 
 

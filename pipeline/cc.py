@@ -11,19 +11,22 @@ always means the smallest document id.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from filters.document import Document
 from filters.lid import LanguageIdFilter
-from filters.line_dedup import group_positions, remove_line_positions
+from filters.line_dedup import DOC_KEY_BYTES, ROW, LineRows, remove_line_positions, removal_positions
 from filters.normalize import line_digests
 from pipeline.dofn import REJECTED, FilterStage
-from pipeline.stats import Rejection, StageResult, run_stages, stage_stats, sum_pairs
+from pipeline.stats import Rejection, StageResult, SumStats, run_stages, stage_rows
 
 EXACT_DEDUP = "exact_dedup"
 LINE_DEDUP = "line_dedup"
@@ -32,6 +35,9 @@ LID = "lid"
 # Documents shorter than this after line dedup are dropped: cc_net's
 # `mine.Config.min_len` (300 characters), which cc_net applies when reading.
 MIN_CHARS = 300
+# Line-hash shards of the line-dedup shuffle: each is judged in one worker's memory,
+# ~36 bytes per line occurrence, so lines / shards * 36 bytes must fit a worker.
+SHARDS = 64
 
 _LINE_STATS = "line_stats"
 
@@ -39,55 +45,99 @@ _LINE_STATS = "line_stats"
 _LINES = "lines"
 _UNIQUE = "unique"  # documents that passed exact dedup: counted, not shuffled again
 
+# Rows buffered per bundle before they are sent to the shuffle (36 bytes each).
+FLUSH_ROWS = 1 << 20
+# Removal orders buffered per bundle, in documents, before they are sent on.
+FLUSH_DOCS = 1 << 16
 
-def _join_key(doc: Document) -> tuple[str, int]:
-    # The id, and a checksum so that two records under one id (a URL crawled twice)
-    # never receive each other's verdicts.
-    return doc.id, zlib.crc32(doc.text.encode("utf-8", "surrogatepass"))
+
+def _join_key(doc: Document) -> bytes:
+    # The id and the text, so that two records under one id (a URL crawled twice)
+    # never receive each other's verdicts; 128 bits, so no two documents collide.
+    h = hashlib.blake2b(doc.id.encode("utf-8", "surrogatepass"), digest_size=DOC_KEY_BYTES)
+    h.update(zlib.crc32(doc.text.encode("utf-8", "surrogatepass")).to_bytes(4, "little"))
+    return h.digest()
+
+
+def _global(value):
+    return GlobalWindows.windowed_value(value)
 
 
 class _Fingerprint(beam.DoFn):
-    """doc -> (text key, doc key), and per distinct line (line hash, (text key, doc key, positions)).
+    """doc -> (text key, (id, doc key)); and, per bundle, its line rows by shard.
 
     One normalisation pass per document serves both stages: the text key is the
-    hash of the whole normalised text, built from the normalised lines.
+    hash of the whole normalised text, built from the normalised lines. The lines
+    go out as packed rows (filters.line_dedup.LineRows), one element per shard per
+    flush instead of one per line.
     """
+
+    def __init__(self, shards: int, keep_first: bool):
+        self._shards, self._keep_first = shards, keep_first
+
+    def start_bundle(self):
+        self._rows = LineRows(self._shards)
 
     def process(self, doc: Document):
         key = _join_key(doc)
         text_key, hashes = line_digests(doc.text)
-        yield text_key, key
-        for h, where in group_positions(hashes).items():
-            yield beam.pvalue.TaggedOutput(_LINES, (h, (text_key, key, where)))
+        yield text_key, (doc.id, key)
+        self._rows.add(text_key, key, hashes, doc.id if self._keep_first else None)
+        if len(self._rows) >= FLUSH_ROWS:
+            for shard, rows, ids in self._rows.drain():
+                yield beam.pvalue.TaggedOutput(_LINES, (shard, (rows, ids)))
+
+    def finish_bundle(self):
+        for shard, rows, ids in self._rows.drain():
+            yield beam.pvalue.TaggedOutput(_LINES, _global((shard, (rows, ids))))
 
 
 def _duplicate_verdicts(element):
-    """(text key, doc keys with that normalised text) -> (doc key, id of the copy kept) for the others."""
-    _, keys = element
-    it = iter(keys)
+    """(text key, (id, doc key) of each document with that normalised text) -> (doc key,
+    id of the copy kept) for the others."""
+    _, docs = element
+    it = iter(docs)
     next(it)
     if next(it, None) is None:  # the common case: a text seen once
         return
-    winner = min(keys)  # the smallest id; the text checksum breaks ties
-    for key in keys:
-        if key != winner:
-            yield key, winner[0]
+    winner = min(docs)  # the smallest id; the key breaks ties
+    for doc in docs:
+        if doc != winner:
+            yield doc[1], winner[0]
 
 
-def _removal_orders(element, keep_first: bool):
-    """(line hash, [(text key, doc key, positions)]) -> (doc key, positions) to remove.
+class _RemovalOrders(beam.DoFn):
+    """(shard, [(rows, ids)]) -> (doc key, positions to remove as uint32 bytes), per bundle.
 
-    Documents are counted by distinct text key, so exact duplicates (rejected by
-    exact_dedup in the same pass) count once, as if removed before.
+    Each shard is judged in memory (filters.line_dedup.removal_positions); a
+    document's orders from all the shards of a bundle leave as one element.
     """
-    _, occurrences = element
-    text_keys = {text_key for text_key, _, _ in occurrences}
-    if len(text_keys) < 2:  # the common case: a line in one (distinct) document only
-        return
-    keeper = min(occurrences, key=lambda o: o[1])[0] if keep_first else None
-    for text_key, key, positions in occurrences:
-        if text_key != keeper:
-            yield key, positions
+
+    def start_bundle(self):
+        self._orders: dict[bytes, list[np.ndarray]] = {}
+
+    def process(self, element):
+        _, parts = element
+        parts = list(parts)
+        rows = np.concatenate([np.frombuffer(rows, ROW) for rows, _ in parts])
+        ids = None
+        if parts[0][1] is not None:
+            ids = {}
+            for _, part_ids in parts:
+                ids.update(part_ids)
+        for key, positions in removal_positions(rows, ids).items():
+            self._orders.setdefault(key, []).append(positions)
+        if len(self._orders) >= FLUSH_DOCS:
+            yield from self._drain()
+
+    def _drain(self):
+        orders, self._orders = self._orders, {}
+        for key, positions in orders.items():
+            yield key, np.concatenate(positions).tobytes()
+
+    def finish_bundle(self):
+        for order in self._drain():
+            yield _global(order)
 
 
 class _Apply(beam.DoFn):
@@ -119,7 +169,7 @@ class _Apply(beam.DoFn):
             self._exact_kept.inc()
             yield beam.pvalue.TaggedOutput(_UNIQUE, doc)
             if remove is None:
-                remove = {i for positions in joined["remove"] for i in positions}
+                remove = {i for positions in joined["remove"] for i in np.frombuffer(positions, np.uint32).tolist()}
             yield from self._remove_lines(doc, remove)
 
     def _remove_lines(self, doc: Document, remove: set[int]):
@@ -155,24 +205,30 @@ class Dedup(beam.PTransform):
     two-pass dedup, what the cc_net paper and LLaMA used). Documents left with fewer
     than `min_chars` characters (ends stripped) are dropped as `too_short`.
 
-    Everything global goes through Beam's shuffle, never a set in memory: the text
-    keys (to pick each text's kept copy), the line hashes (one element per distinct
-    line per document, with its positions) and the removal orders they produce, and
-    one join of the documents with their verdicts by id. Each document is normalised
-    once. Extra stat rows: (source, "line_dedup", "lines_in" / "lines_removed") ->
+    Everything global goes through Beam's shuffle, never a set of all lines in
+    memory: the text keys (to pick each text's kept copy); the lines, as packed rows
+    (line hash, text key, document key, position) grouped by line-hash shard, each
+    shard judged on its own in memory (`shards`: more shards, less memory each); and
+    one join of the documents with their verdicts and removal orders by key. Each
+    document is normalised once. Extra stat rows: (source, "line_dedup", "lines_in" / "lines_removed") ->
     (lines, bytes).
     """
 
-    def __init__(self, source: str = "cc", keep_first: bool = False, min_chars: int = MIN_CHARS):
+    def __init__(self, source: str = "cc", keep_first: bool = False, min_chars: int = MIN_CHARS,
+                 shards: int = SHARDS):
         super().__init__()
+        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+            raise ValueError(f"cc.line_dedup.shards must be an integer >= 1, got {shards!r}")
         if not isinstance(keep_first, bool):
             raise ValueError(f"cc.line_dedup.keep_first must be true or false, got {keep_first!r}")
         if isinstance(min_chars, bool) or not isinstance(min_chars, int) or min_chars < 0:
             raise ValueError(f"cc.line_dedup.min_chars must be an integer >= 0, got {min_chars!r}")
         self._source, self._keep_first, self._min_chars = source, keep_first, min_chars
+        self._shards = shards
 
     def expand(self, docs) -> StageResult:
-        prints = docs | "Fingerprint" >> beam.ParDo(_Fingerprint()).with_outputs(_LINES, main="text_keys")
+        prints = docs | "Fingerprint" >> beam.ParDo(_Fingerprint(self._shards, self._keep_first)).with_outputs(
+            _LINES, main="text_keys")
         verdicts = (
             prints.text_keys
             | "GroupByText" >> beam.GroupByKey()
@@ -180,8 +236,8 @@ class Dedup(beam.PTransform):
         )
         orders = (
             prints[_LINES]
-            | "GroupByLine" >> beam.GroupByKey()
-            | "RemovalOrders" >> beam.FlatMap(_removal_orders, self._keep_first)
+            | "GroupByShard" >> beam.GroupByKey()
+            | "RemovalOrders" >> beam.ParDo(_RemovalOrders())
         )
         out = (
             {"doc": docs | "KeyById" >> beam.Map(lambda d: (_join_key(d), d)),
@@ -194,30 +250,14 @@ class Dedup(beam.PTransform):
         exact_rejected = rejected | "ExactRejects" >> beam.Filter(lambda r: r.stage == EXACT_DEDUP)
         line_rejected = rejected | "LineRejects" >> beam.Filter(lambda r: r.stage == LINE_DEDUP)
         stats = (
-            stage_stats(docs, out[_UNIQUE], exact_rejected, self._source, EXACT_DEDUP, "Exact"),
-            stage_stats(out[_UNIQUE], out.kept, line_rejected, self._source, LINE_DEDUP, "Line"),
-            out[_LINE_STATS] | "SumLineStats" >> beam.CombinePerKey(sum_pairs),
-        ) | "AllStats" >> beam.Flatten()
+            *stage_rows(docs, out[_UNIQUE], exact_rejected, self._source, EXACT_DEDUP, "Exact"),
+            *stage_rows(out[_UNIQUE], out.kept, line_rejected, self._source, LINE_DEDUP, "Line"),
+            out[_LINE_STATS],
+        ) | "SumStats" >> SumStats()
         return StageResult(out.kept, rejected, stats)
 
 
-class _LangHistogram(beam.PTransform):
-    """(source, "lid", "<name>:<lang>") -> (documents, bytes), for documents with a lang."""
-
-    def __init__(self, source: str, name: str):
-        super().__init__()
-        self._source, self._name = source, name
-
-    def expand(self, docs):
-        source, name = self._source, self._name
-        return (
-            docs
-            | beam.FlatMap(lambda d: [((source, LID, f"{name}:{d.lang}"), (1, d.nbytes))] if d.lang else [])
-            | beam.CombinePerKey(sum_pairs)
-        )
-
-
-class LanguageId(beam.PTransform):
+class LanguageId(FilterStage):
     """Stage "lid": fastText LID (filters.lid.LanguageIdFilter) as a Beam stage.
 
     Extra stat rows: "lang_before:<lang>" for every document that got a prediction
@@ -228,42 +268,42 @@ class LanguageId(beam.PTransform):
 
     def __init__(self, source: str = "cc", model_path: str | Path | None = None,
                  languages: Iterable[str] = ("en",), threshold: float = 0.5):
-        super().__init__()
         if model_path is None:
             from pipeline.lid_model import default_lid_model
 
             model_path = default_lid_model()
-        self._source = source
-        self._filter = LanguageIdFilter(model_path, languages, threshold)
+        super().__init__(LanguageIdFilter(model_path, languages, threshold), source)
 
     def expand(self, docs) -> StageResult:
         # The filter annotates the document it is given; Beam forbids mutating inputs.
-        copies = docs | "Copy" >> beam.Map(dataclasses.replace)
-        result = copies | FilterStage(self._filter, self._source)
-        # Histograms are combined per branch and only the small sums are flattened:
-        # a Flatten of documents is materialised in memory by the local runners.
-        stats = (
-            result.stats,
-            result.kept | "LangBeforeKept" >> _LangHistogram(self._source, "lang_before"),
-            result.rejected | "RejectedDocs" >> beam.Map(lambda r: r.doc)
-            | "LangBeforeRejected" >> _LangHistogram(self._source, "lang_before"),
-            result.kept | "LangAfter" >> _LangHistogram(self._source, "lang_after"),
-        ) | "AllStats" >> beam.Flatten() | "SumStats" >> beam.CombinePerKey(sum_pairs)
-        return StageResult(result.kept, result.rejected, stats)
+        return super().expand(docs | "Copy" >> beam.Map(dataclasses.replace))
+
+    def extra_rows(self, kept, rejected) -> tuple:
+        source = self._source
+
+        def lang_rows(docs, name: str, label: str):
+            return docs | label >> beam.FlatMap(
+                lambda d: [((source, LID, f"{name}:{d.lang}"), (1, d.nbytes))] if d.lang else [])
+
+        return (
+            lang_rows(kept, "lang_before", "LangBeforeKept"),
+            lang_rows(rejected | "RejectedDocs" >> beam.Map(lambda r: r.doc), "lang_before", "LangBeforeRejected"),
+            lang_rows(kept, "lang_after", "LangAfter"),
+        )
 
 
 class CurateCC(beam.PTransform):
     """Dedup (exact_dedup, line_dedup) -> LanguageId; rejects and stats of all three, flattened.
 
     Keyword arguments mirror the config (configs/*.yaml): `cc.line_dedup.keep_first`,
-    `cc.line_dedup.min_chars`, `cc.lid.languages`, `cc.lid.threshold`, `models.lid`.
+    `cc.line_dedup.min_chars`, `cc.line_dedup.shards`, `cc.lid.languages`, `cc.lid.threshold`, `models.lid`.
     """
 
     def __init__(self, source: str = "cc", *, model_path: str | Path | None = None,
                  languages: Iterable[str] = ("en",), threshold: float = 0.5,
-                 keep_first: bool = False, min_chars: int = MIN_CHARS):
+                 keep_first: bool = False, min_chars: int = MIN_CHARS, shards: int = SHARDS):
         super().__init__()
-        self._dedup = Dedup(source, keep_first=keep_first, min_chars=min_chars)
+        self._dedup = Dedup(source, keep_first=keep_first, min_chars=min_chars, shards=shards)
         self._lid = LanguageId(source, model_path=model_path, languages=languages, threshold=threshold)
 
     def expand(self, docs) -> StageResult:

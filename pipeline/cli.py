@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
             "  python -m pipeline run --config configs/sample.yaml --output out/demo\n"
             "  python -m pipeline run --config configs/sample.yaml --output out/dry --set sample.fraction=0.01\n"
             "  python -m pipeline curate --config configs/sample.yaml --output out/demo \\\n"
-            "      --runner DirectRunner --direct_running_mode multi_processing --direct_num_workers 2\n"
+            "      --direct_running_mode multi_processing --direct_num_workers 2\n"
         ),
     )
     parser.add_argument("command", choices=["run", *STAGES], help="'run' runs every stage in order")

@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "cc": {
         "main_content": True,
-        "line_dedup": {"keep_first": False, "min_chars": 300},
+        "line_dedup": {"keep_first": False, "min_chars": 300, "shards": 64},
         "lid": {"languages": ["en"], "threshold": 0.5},
         "perplexity": {"percentiles": [30, 60], "cutoffs": {}, "keep": ["head", "middle"], "sample_size": 100_000},
         "wikiref": {"threshold": 0.25},
@@ -174,6 +174,9 @@ def validate(config: dict[str, Any]) -> None:
         raise ConfigError(f"cc.lid.threshold must be in [0, 1], got {threshold!r}")
     if config["cc"]["line_dedup"]["min_chars"] < 0:
         raise ConfigError("cc.line_dedup.min_chars must be >= 0")
+    shards = config["cc"]["line_dedup"]["shards"]
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise ConfigError(f"cc.line_dedup.shards must be an integer >= 1, got {shards!r}")
 
 
 def active_sources(config: dict[str, Any]) -> list[str]:

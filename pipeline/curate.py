@@ -41,6 +41,7 @@ def build_cc(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollecti
         threshold=cc["lid"]["threshold"],
         keep_first=cc["line_dedup"]["keep_first"],
         min_chars=cc["line_dedup"]["min_chars"],
+        shards=cc["line_dedup"]["shards"],
     )), ("CurateQuality", from_config(config, models, "cc"))])
     return result, read_stats
 

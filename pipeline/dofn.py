@@ -9,7 +9,7 @@ from apache_beam.metrics import Metrics
 
 from filters.base import DocumentFilter, Drop
 from pipeline.localize import localize
-from pipeline.stats import Rejection, StageResult, stage_stats
+from pipeline.stats import Rejection, StageResult, SumStats, stage_rows
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,10 @@ class ApplyFilter(beam.DoFn):
 
 
 class FilterStage(beam.PTransform):
-    """Any DocumentFilter as a composite stage returning kept, rejected and stats."""
+    """Any DocumentFilter as a composite stage returning kept, rejected and stats.
+
+    Subclasses add stat rows of their own in `extra_rows`; all are summed in one combine.
+    """
 
     def __init__(self, doc_filter: DocumentFilter, source: str):
         super().__init__(label=doc_filter.stage)
@@ -58,5 +61,10 @@ class FilterStage(beam.PTransform):
 
     def expand(self, docs) -> StageResult:
         out = docs | "Apply" >> beam.ParDo(ApplyFilter(self._filter)).with_outputs(REJECTED, main="kept")
-        stats = stage_stats(docs, out.kept, out[REJECTED], self._source, self._filter.stage, "")
+        rows = stage_rows(docs, out.kept, out[REJECTED], self._source, self._filter.stage, "")
+        stats = (*rows, *self.extra_rows(out.kept, out[REJECTED])) | "SumStats" >> SumStats()
         return StageResult(out.kept, out[REJECTED], stats)
+
+    def extra_rows(self, kept, rejected) -> tuple:
+        """More `(StatKey, StatValue)` PCollections, per document, to be summed with the rest."""
+        return ()

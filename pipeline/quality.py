@@ -41,7 +41,7 @@ from apache_beam.metrics import Metrics
 from filters.perplexity import BUCKETS, PerplexityScorer, bucket_of, percentile
 from filters.wikiref import WikiRefFilter
 from pipeline.dofn import REJECTED, FilterStage
-from pipeline.stats import Rejection, StageResult, run_stages, stage_stats, sum_pairs
+from pipeline.stats import Rejection, StageResult, SumStats, run_stages, stage_rows, sum_pairs
 
 log = logging.getLogger(__name__)
 
@@ -191,14 +191,14 @@ class Buckets(beam.PTransform):
                 yield (source, PERPLEXITY, f"ppl_percentile:{lang}:{_q(q)}"), (round(dist[_q(q)], 1), 0)
 
         stats = (
-            stage_stats(scored, out.kept, out[REJECTED], source, PERPLEXITY, ""),
-            out[_STATS] | "SumBuckets" >> beam.CombinePerKey(sum_pairs),
+            *stage_rows(scored, out.kept, out[REJECTED], source, PERPLEXITY, ""),
+            out[_STATS],
             distribution | "DistributionRows" >> beam.FlatMap(distribution_rows),
             cutoffs | "CutoffRows" >> beam.FlatMap(lambda kv: [
                 ((source, PERPLEXITY, f"cutoff:{kv[0]}:head"), (round(kv[1][0], 1), 0)),
                 ((source, PERPLEXITY, f"cutoff:{kv[0]}:tail"), (round(kv[1][1], 1), 0)),
             ]),
-        ) | "AllStats" >> beam.Flatten()
+        ) | "SumStats" >> SumStats()
         return StageResult(out.kept, out[REJECTED], stats)
 
 

@@ -21,7 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from filters.document import Document
-from pipeline.stats import CountDocs, sum_pairs
+from pipeline.stats import SumStats, count_docs
 
 log = logging.getLogger(__name__)
 
@@ -155,23 +155,13 @@ class ReadDocuments(beam.PTransform):
             _ReadFile(self._parse, source, self._sampling, self._strict)
         ).with_outputs(_ReadFile.MALFORMED, _ReadFile.SKIPPED, main="docs")
         docs = out.docs
-        read_stats = docs | "CountRead" >> CountDocs(source, "read", "documents")
-        files = (
-            paths
-            | "OneFile" >> beam.Map(lambda _: ((source, "read", "files"), (1, 0)))
-            | "CountFiles" >> beam.CombinePerKey(sum_pairs)
-        )
-        bad = (
-            out[_ReadFile.MALFORMED]
-            | "OneBad" >> beam.Map(lambda _: ((source, "read", "malformed_records"), (1, 0)))
-            | "CountBad" >> beam.CombinePerKey(sum_pairs)
-        )
-        skipped = (
-            out[_ReadFile.SKIPPED]
-            | "OneSkipped" >> beam.Map(lambda kn: ((source, "read", f"skipped:{kn[0]}"), (1, kn[1])))
-            | "CountSkipped" >> beam.CombinePerKey(sum_pairs)
-        )
-        self.stats = (read_stats, files, bad, skipped) | "ReadStats" >> beam.Flatten()
+        read_stats = count_docs(docs, source, "read", "documents", "CountRead")
+        files = paths | "OneFile" >> beam.Map(lambda _: ((source, "read", "files"), (1, 0)))
+        bad = out[_ReadFile.MALFORMED] | "OneBad" >> beam.Map(
+            lambda _: ((source, "read", "malformed_records"), (1, 0)))
+        skipped = out[_ReadFile.SKIPPED] | "OneSkipped" >> beam.Map(
+            lambda kn: ((source, "read", f"skipped:{kn[0]}"), (1, kn[1])))
+        self.stats = (read_stats, files, bad, skipped) | "ReadStats" >> SumStats()
         return docs
 
 

@@ -58,44 +58,39 @@ def sum_pairs(values) -> StatValue:
     return docs, nbytes
 
 
-class CountDocs(beam.PTransform):
-    """Count documents and their UTF-8 bytes under (source, stage, metric)."""
-
-    def __init__(self, source: str, stage: str, metric: str):
-        super().__init__(label=None)
-        self._key = (source, stage, metric)
-
-    def expand(self, docs):
-        key = self._key
-        return (
-            docs
-            | beam.Map(lambda d: (key, (1, d.nbytes)))
-            | beam.CombinePerKey(sum_pairs)
-        )
+def count_docs(docs, source: str, stage: str, metric: str, label: str):
+    """One row per document, `(source, stage, metric) -> (1, its UTF-8 bytes)`, to be summed."""
+    key = (source, stage, metric)
+    return docs | label >> beam.Map(lambda d: (key, (1, d.nbytes)))
 
 
-class CountRejections(beam.PTransform):
-    """Count rejections per (source, stage, "dropped:<reason>")."""
+def count_rejections(rejections, label: str):
+    """One row per rejection, under (source, stage, "dropped:<reason>"), to be summed."""
+    return rejections | label >> beam.Map(
+        lambda r: ((r.doc.source, r.stage, f"dropped:{r.reason}"), (1, r.doc.nbytes)))
 
-    def expand(self, rejections):
-        return (
-            rejections
-            | beam.Map(lambda r: ((r.doc.source, r.stage, f"dropped:{r.reason}"), (1, r.doc.nbytes)))
-            | beam.CombinePerKey(sum_pairs)
-        )
+
+def stage_rows(pcoll_in, kept, rejected, source: str, stage: str, label: str):
+    """The standard in / kept / dropped:<reason> rows of one stage, per document, unsummed:
+    pass them with any other rows of the same transform to one `SumStats`."""
+    return (
+        count_docs(pcoll_in, source, stage, "in", f"{label}CountIn"),
+        count_docs(kept, source, stage, "kept", f"{label}CountKept"),
+        count_rejections(rejected, f"{label}CountDropped"),
+    )
 
 
 def stage_stats(pcoll_in, kept, rejected, source: str, stage: str, label: str):
-    """The standard in / kept / dropped:<reason> rows for one stage, flattened."""
-    return (
-        pcoll_in | f"{label}CountIn" >> CountDocs(source, stage, "in"),
-        kept | f"{label}CountKept" >> CountDocs(source, stage, "kept"),
-        rejected | f"{label}CountDropped" >> CountRejections(),
-    ) | f"{label}FlattenStats" >> beam.Flatten()
+    """`stage_rows`, summed per key."""
+    return stage_rows(pcoll_in, kept, rejected, source, stage, label) | f"{label}SumStats" >> SumStats()
 
 
 class SumStats(beam.PTransform):
-    """Flatten any number of stat PCollections and sum them per key."""
+    """Flatten any number of stat PCollections and sum them per key.
+
+    One combine per composite stage, not one per metric: each combine is a shuffle
+    and a stage of its own on the runner.
+    """
 
     def expand(self, stat_pcolls):
         return stat_pcolls | beam.Flatten() | beam.CombinePerKey(sum_pairs)

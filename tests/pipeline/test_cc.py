@@ -136,7 +136,29 @@ def test_line_dedup_default_min_chars_is_300_after_stripping():
         assert_that(rejection_summary(result.rejected), equal_to([("cc/short", "line_dedup", "too_short")]), label="rejected")
 
 
-@pytest.mark.parametrize("kwargs", [{"min_chars": -1}, {"min_chars": 1.5}, {"keep_first": "yes"}])
+@pytest.mark.parametrize("keep_first", [False, True])
+def test_line_dedup_verdicts_do_not_depend_on_shards_or_flushes(monkeypatch, keep_first):
+    """One shard or many, rows and orders flushed after every few lines or documents:
+    the same documents come out (the flushes send a shard's rows in several parts)."""
+    import pipeline.cc
+
+    def run(**kwargs):
+        with BeamTestPipeline(runner="FnApiRunner") as p:
+            result = p | beam.Create(LINE_DOCS) | Dedup("cc", keep_first=keep_first, min_chars=10, **kwargs)
+            assert_that(result.kept | beam.Map(lambda d: (d.id, d.text)), equal_to(expected))
+
+    expected = [(d.id, d.text) for d in (
+        [cc("1", D1 if keep_first else "Alpha unique content here\nRepeat me\nREPEAT me!"),
+         cc("2", "Beta unique content here\n\n"), cc("4", D4)])]
+    run(shards=1)
+    run(shards=7)
+    monkeypatch.setattr(pipeline.cc, "FLUSH_ROWS", 2)
+    monkeypatch.setattr(pipeline.cc, "FLUSH_DOCS", 1)
+    run(shards=3)
+
+
+@pytest.mark.parametrize("kwargs", [{"min_chars": -1}, {"min_chars": 1.5}, {"keep_first": "yes"},
+                                    {"shards": 0}, {"shards": 2.0}])
 def test_line_dedup_bad_config_is_a_clear_error(kwargs):
     with pytest.raises(ValueError, match="line_dedup"):
         Dedup("cc", **kwargs)

@@ -1,0 +1,111 @@
+"""filters.line_dedup's sharded half: packing lines into rows and judging a shard.
+
+The reference is the rule in plain Python over whole documents; the sharded code
+must agree with it for any documents, any number of shards, with and without
+keep_first.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from filters.line_dedup import ROW, LineRows, removal_positions
+from filters.normalize import line_digests
+
+
+def key(doc_id: str) -> bytes:
+    return hashlib.blake2b(doc_id.encode(), digest_size=16).digest()
+
+
+def sharded(docs: dict[str, str], shards: int, keep_first: bool) -> dict[bytes, list[int]]:
+    rows = LineRows(shards)
+    for doc_id, text in docs.items():
+        text_key, hashes = line_digests(text)
+        rows.add(text_key, key(doc_id), hashes, doc_id if keep_first else None)
+    out: dict[bytes, list[int]] = {}
+    seen_shards = set()
+    for shard, payload, ids in rows.drain():
+        assert shard not in seen_shards and 0 <= shard < shards
+        seen_shards.add(shard)
+        assert (ids is not None) == keep_first
+        for k, positions in removal_positions(np.frombuffer(payload, ROW), ids).items():
+            out.setdefault(k, []).extend(positions.tolist())
+    assert len(rows) == 0  # drained
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def reference(docs: dict[str, str], keep_first: bool) -> dict[bytes, list[int]]:
+    """A line goes where its hash occurs in 2+ distinct texts (all copies, or all but
+    the smallest id's text with keep_first)."""
+    digests = {doc_id: line_digests(text) for doc_id, text in docs.items()}
+    texts_of: dict[int, set[int]] = {}
+    for text_key, hashes in digests.values():
+        for h in hashes:
+            if h is not None:
+                texts_of.setdefault(h, set()).add(text_key)
+    out: dict[bytes, list[int]] = {}
+    for doc_id, (text_key, hashes) in digests.items():
+        for i, h in enumerate(hashes):
+            if h is None or len(texts_of[h]) < 2:
+                continue
+            if keep_first:
+                first = min(d for d, (_, hs) in digests.items() if h in hs)
+                if digests[first][0] == text_key:
+                    continue
+            out.setdefault(key(doc_id), []).append(i)
+    return out
+
+
+DOCS = {
+    "a": "Home\nAbout us\nA story about cats.\nHome",
+    "b": "Home\nAbout us\nA story about dogs.",
+    "c": "A story about dogs.\nsomething else",
+    "d": "HOME!!\nnothing shared",  # normalises to "home"
+    "e": "Home\nAbout us\nA story about cats.\nHome",  # exact copy of a: counts once
+}
+
+
+@pytest.mark.parametrize("shards", [1, 2, 64])
+def test_a_line_in_two_texts_goes_everywhere_one_in_one_text_stays(shards):
+    got = sharded(DOCS, shards, keep_first=False)
+    assert got == reference(DOCS, keep_first=False)
+    assert got[key("a")] == [0, 1, 3]  # "Home" twice and "About us"; its cat line is only in a and its copy e
+    assert got[key("c")] == [0] and got[key("d")] == [0]
+
+
+def test_keep_first_leaves_the_smallest_ids_copy_and_its_exact_duplicates():
+    got = sharded(DOCS, 3, keep_first=True)
+    assert got == reference(DOCS, keep_first=True)
+    assert key("a") not in got and key("e") not in got  # a is first; e has a's text
+    assert got[key("b")] == [0, 1] and got[key("c")] == [0]
+
+
+def test_nothing_shared_means_no_orders_and_an_empty_buffer_drains_to_nothing():
+    assert sharded({"x": "one line", "y": "another line"}, 4, keep_first=False) == {}
+    assert list(LineRows(4).drain()) == []
+    assert removal_positions(np.zeros(0, ROW)) == {}
+
+
+def test_rows_are_36_bytes_and_bad_arguments_are_refused():
+    assert ROW.itemsize == 36
+    for bad in (0, -1, 1.5, True, "8"):
+        with pytest.raises(ValueError, match="shards"):
+            LineRows(bad)
+    with pytest.raises(ValueError, match="16 bytes"):
+        LineRows(2).add(1, b"short", [1])
+
+
+lines = st.sampled_from(["Home", "home!", "About us", "Contact 2024", "Contact 1999", "", "* * *",
+                         "Cats", "dogs", "Été", "ete", "unique words here"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text("abcdef", min_size=1, max_size=3),
+                       st.lists(lines, max_size=8).map("\n".join), max_size=8),
+       st.integers(1, 9), st.booleans())
+def test_sharded_verdicts_equal_the_plain_rule(docs, shards, keep_first):
+    assert sharded(docs, shards, keep_first) == reference(docs, keep_first)
