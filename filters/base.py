@@ -8,6 +8,7 @@ and a tagged output for rejects; tests call `apply` directly.
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -32,3 +33,8 @@ class DocumentFilter(abc.ABC):
     @abc.abstractmethod
     def apply(self, doc: Document) -> Document | Drop:
         """Keep (and possibly annotate or trim) the document, or drop it with a reason."""
+
+    def measurements(self, doc: Document, kept: bool) -> Iterable[tuple[str, int, int]]:
+        """Extra `(metric, count, bytes)` rows for a document `apply` has just judged
+        (kept or not), summed per metric into the stage's stats. None by default."""
+        return ()

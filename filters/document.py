@@ -26,7 +26,9 @@ class Document:
 
     @property
     def nbytes(self) -> int:
-        return len(self.text.encode("utf-8"))
+        text = self.text
+        # isascii() reads a flag CPython keeps on the string: no encoding needed.
+        return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 def digest_id(source: str, key: str) -> str:

@@ -78,6 +78,13 @@ class LanguageIdFilter(DocumentFilter):
     def setup(self) -> None:
         self._model = load_model(self.model_path)
 
+    def measurements(self, doc: Document, kept: bool):
+        """"lang_before:<lang>" for every document that got a prediction, "lang_after:<lang>" for kept ones."""
+        if doc.lang:
+            yield f"lang_before:{doc.lang}", 1, doc.nbytes
+            if kept:
+                yield f"lang_after:{doc.lang}", 1, doc.nbytes
+
     def apply(self, doc: Document) -> Document | Drop:
         if not doc.text.strip():
             return Drop("empty")

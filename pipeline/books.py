@@ -40,14 +40,13 @@ from filters.document import Document
 from filters.minhash import SIGNATURE_DTYPE, MinHasher, MinHashParams, band_keys, estimated_jaccard
 from pipeline.dofn import REJECTED, FilterStage
 from pipeline.readers.books import parse_books
-from pipeline.stats import Rejection, StageResult, SumStats, run_stages, stage_rows, sum_pairs
+from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row, sum_pairs
 
 log = logging.getLogger(__name__)
 
 SOURCE = "books"
 GUTENBERG = GutenbergStrip.stage
 NEAR_DEDUP = "near_dedup"
-_DEDUP_STATS = "dedup_stats"
 OVERSIZED_LOG_LIMIT = 5  # per worker
 
 
@@ -134,8 +133,8 @@ class _BucketPairs(beam.DoFn):
             log.warning("near_dedup: LSH bucket %d holds %d documents (max_bucket_size %d); "
                         "pairing each with the smallest id %s only", key, n, self._max, smallest)
             self._logged += 1
-        yield beam.pvalue.TaggedOutput(_DEDUP_STATS, ((self._source, NEAR_DEDUP, "oversized_buckets"), (1, 0)))
-        yield beam.pvalue.TaggedOutput(_DEDUP_STATS, ((self._source, NEAR_DEDUP, "oversized_bucket_documents"), (n, 0)))
+        yield stat_row(self._source, NEAR_DEDUP, "oversized_buckets", 1, 0)
+        yield stat_row(self._source, NEAR_DEDUP, "oversized_bucket_documents", n, 0)
 
 
 def _candidates_at_a(element):
@@ -162,7 +161,9 @@ class _Verify(beam.DoFn):
     def process(self, element):
         _, joined = element
         cands = list(joined["cand"])
+        src = self._source
         for doc, sig_bytes in joined["item"]:
+            yield stat_row(src, NEAR_DEDUP, "in", 1, doc.nbytes)
             best = None  # (a, similarity) with the smallest verified a
             verified = 0
             if sig_bytes is not None and cands:
@@ -173,15 +174,17 @@ class _Verify(beam.DoFn):
                         verified += 1
                         if best is None or a < best[0]:
                             best = (a, similarity)
-                yield beam.pvalue.TaggedOutput(_DEDUP_STATS, ((self._source, NEAR_DEDUP, "candidate_pairs"), (len(cands), 0)))
-                yield beam.pvalue.TaggedOutput(_DEDUP_STATS, ((self._source, NEAR_DEDUP, "verified_pairs"), (verified, 0)))
+                yield stat_row(src, NEAR_DEDUP, "candidate_pairs", len(cands), 0)
+                yield stat_row(src, NEAR_DEDUP, "verified_pairs", verified, 0)
             if best is None:
                 self._kept.inc()
+                yield stat_row(src, NEAR_DEDUP, "kept", 1, doc.nbytes)
                 yield doc
             else:
                 self._dropped.inc()
                 dup = dataclasses.replace(doc, meta={**doc.meta, "duplicate_of": best[0],
                                                      "similarity": round(best[1], 4)})
+                yield stat_row(src, NEAR_DEDUP, "dropped:near_duplicate", 1, dup.nbytes)
                 yield beam.pvalue.TaggedOutput(REJECTED, Rejection(dup, NEAR_DEDUP, "near_duplicate"))
 
 
@@ -207,7 +210,7 @@ class NearDedup(beam.PTransform):
                 lambda kv: ((key, kv[0]) for key in band_keys(_signature(kv[1]), params.bands, params.rows)))
             | "GroupByBand" >> beam.GroupByKey()
             | "Pairs" >> beam.ParDo(_BucketPairs(source, params.max_bucket_size)).with_outputs(
-                _DEDUP_STATS, main="pairs")
+                STATS, main="pairs")
         )
         at_a = (
             {"sig": sigs, "pairs": buckets.pairs}
@@ -218,12 +221,9 @@ class NearDedup(beam.PTransform):
             {"item": signed, "cand": at_a}
             | "JoinAtB" >> beam.CoGroupByKey()
             | "Verify" >> beam.ParDo(_Verify(source, params.threshold)).with_outputs(
-                REJECTED, _DEDUP_STATS, main="kept")
+                REJECTED, STATS, main="kept")
         )
-        stats = (
-            *stage_rows(docs, out.kept, out[REJECTED], source, NEAR_DEDUP, ""),
-            buckets[_DEDUP_STATS], out[_DEDUP_STATS],
-        ) | "SumStats" >> SumStats()
+        stats = (buckets[STATS], out[STATS]) | "SumStats" >> SumStats()
         return StageResult(out.kept, out[REJECTED], stats)
 
 

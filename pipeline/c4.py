@@ -31,13 +31,12 @@ from filters.c4 import DEDUP_UNITS, C4Rules, dedup_units, load_bad_words, remove
 from filters.document import Document
 from pipeline.dofn import REJECTED
 from pipeline.readers.jsonl import parse_c4_json
-from pipeline.stats import Rejection, StageResult, SumStats, run_stages, stage_rows
+from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row
 
 SOURCE = "c4"
 RULES = C4Rules.stage
 DEDUP = "c4_dedup"
 ROOT = Path(__file__).resolve().parent.parent
-_LINE_STATS = "line_stats"
 _WARC_NAME = re.compile(r"\.(?:warc|wet|arc)(?:\.|$)", re.IGNORECASE)
 
 
@@ -71,20 +70,23 @@ class _CleanPages(beam.DoFn):
         self._lines_removed = Metrics.counter(RULES, "lines_removed")
 
     def process(self, doc: Document):
+        src = self._source
+        yield stat_row(src, RULES, "in", 1, doc.nbytes)
         result = self._rules.clean(doc.text)
         if result.reason is not None:
             self._dropped[result.reason].inc()
+            yield stat_row(src, RULES, f"dropped:{result.reason}", 1, doc.nbytes)
             yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc, RULES, result.reason))
             return
         self._kept.inc()
         out = dataclasses.replace(doc, text=result.text)
         removed = sum(result.removed.values())
         self._lines_removed.inc(removed)
-        src = self._source
-        yield beam.pvalue.TaggedOutput(_LINE_STATS, ((src, RULES, "lines_in"), (result.lines_in, doc.nbytes)))
-        yield beam.pvalue.TaggedOutput(_LINE_STATS, ((src, RULES, "lines_removed"), (removed, doc.nbytes - out.nbytes)))
+        yield stat_row(src, RULES, "kept", 1, out.nbytes)
+        yield stat_row(src, RULES, "lines_in", result.lines_in, doc.nbytes)
+        yield stat_row(src, RULES, "lines_removed", removed, doc.nbytes - out.nbytes)
         for reason, n in result.removed.items():
-            yield beam.pvalue.TaggedOutput(_LINE_STATS, ((src, RULES, f"line_drops:{reason}"), (n, 0)))
+            yield stat_row(src, RULES, f"line_drops:{reason}", n, 0)
         yield out
 
 
@@ -102,10 +104,8 @@ class C4Clean(beam.PTransform):
 
     def expand(self, docs) -> StageResult:
         out = docs | "Clean" >> beam.ParDo(_CleanPages(self._rules, self._source)).with_outputs(
-            REJECTED, _LINE_STATS, main="kept")
-        stats = (
-            *stage_rows(docs, out.kept, out[REJECTED], self._source, RULES, ""), out[_LINE_STATS],
-        ) | "SumStats" >> SumStats()
+            REJECTED, STATS, main="kept")
+        stats = out[STATS] | "SumStats" >> SumStats()
         return StageResult(out.kept, out[REJECTED], stats)
 
 
@@ -159,32 +159,36 @@ class _RemoveSpans(beam.DoFn):
 
     def _reject(self, doc, reason):
         self._dropped[reason].inc()
-        return beam.pvalue.TaggedOutput(REJECTED, Rejection(doc, DEDUP, reason))
+        yield stat_row(self._source, DEDUP, f"dropped:{reason}", 1, doc.nbytes)
+        yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc, DEDUP, reason))
 
     def process(self, element):
         (doc_id, _), joined = element
         docs = list(joined["doc"])
         if not docs:  # orders for a page that is not here: cannot happen, but never crash on it
             return
+        for d in docs:
+            yield stat_row(self._source, DEDUP, "in", 1, d.nbytes)
         doc, copies = docs[0], docs[1:]
         for copy in copies:  # same id and same text: the same page read twice
-            yield self._reject(dataclasses.replace(copy, meta={**copy.meta, "duplicate_of": doc_id}),
-                               "duplicate_document")
+            yield from self._reject(dataclasses.replace(copy, meta={**copy.meta, "duplicate_of": doc_id}),
+                                    "duplicate_document")
         positions = set(joined["remove"])
         text, n_removed, sentences = remove_units(doc.text, positions, self._unit, self._n)
         out = dataclasses.replace(doc, text=text) if n_removed else doc
         src = self._source
-        yield beam.pvalue.TaggedOutput(_LINE_STATS, ((src, DEDUP, "lines_in"), (doc.text.count("\n") + 1, doc.nbytes)))
-        yield beam.pvalue.TaggedOutput(_LINE_STATS, ((src, DEDUP, "lines_removed"), (n_removed, doc.nbytes - out.nbytes)))
+        yield stat_row(src, DEDUP, "lines_in", doc.text.count("\n") + 1, doc.nbytes)
+        yield stat_row(src, DEDUP, "lines_removed", n_removed, doc.nbytes - out.nbytes)
         self._lines_removed.inc(n_removed)
         if n_removed:
             out.meta = {**out.meta, "c4_dedup_lines_removed": n_removed}
         if not text.strip():
-            yield self._reject(out, "empty" if self._min == 0 else "too_few_sentences")
+            yield from self._reject(out, "empty" if self._min == 0 else "too_few_sentences")
         elif sentences < self._min:
-            yield self._reject(out, "too_few_sentences")
+            yield from self._reject(out, "too_few_sentences")
         else:
             self._kept.inc()
+            yield stat_row(src, DEDUP, "kept", 1, out.nbytes)
             yield out
 
 
@@ -229,11 +233,9 @@ class SpanDedup(beam.PTransform):
             {"doc": docs | "KeyByDoc" >> beam.Map(lambda d: (_doc_key(d), d)), "remove": orders}
             | "JoinByDoc" >> beam.CoGroupByKey()
             | "RemoveSpans" >> beam.ParDo(_RemoveSpans(self._source, self._unit, self._n, self._min)).with_outputs(
-                REJECTED, _LINE_STATS, main="kept")
+                REJECTED, STATS, main="kept")
         )
-        stats = (
-            *stage_rows(docs, out.kept, out[REJECTED], self._source, DEDUP, ""), out[_LINE_STATS],
-        ) | "SumStats" >> SumStats()
+        stats = out[STATS] | "SumStats" >> SumStats()
         return StageResult(out.kept, out[REJECTED], stats)
 
 

@@ -26,7 +26,7 @@ from filters.lid import LanguageIdFilter
 from filters.line_dedup import DOC_KEY_BYTES, ROW, LineRows, remove_line_positions, removal_positions
 from filters.normalize import line_digests
 from pipeline.dofn import REJECTED, FilterStage
-from pipeline.stats import Rejection, StageResult, SumStats, run_stages, stage_rows
+from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row
 
 EXACT_DEDUP = "exact_dedup"
 LINE_DEDUP = "line_dedup"
@@ -39,11 +39,9 @@ MIN_CHARS = 300
 # ~36 bytes per line occurrence, so lines / shards * 36 bytes must fit a worker.
 SHARDS = 64
 
-_LINE_STATS = "line_stats"
-
 
 _LINES = "lines"
-_UNIQUE = "unique"  # documents that passed exact dedup: counted, not shuffled again
+_KEYED = "keyed"  # (document key, document), for the join with the verdicts
 
 # Rows buffered per bundle before they are sent to the shuffle (36 bytes each).
 FLUSH_ROWS = 1 << 20
@@ -64,7 +62,7 @@ def _global(value):
 
 
 class _Fingerprint(beam.DoFn):
-    """doc -> (text key, (id, doc key)); and, per bundle, its line rows by shard.
+    """doc -> (text key, (id, doc key)) and (doc key, doc); per bundle, its line rows by shard.
 
     One normalisation pass per document serves both stages: the text key is the
     hash of the whole normalised text, built from the normalised lines. The lines
@@ -72,16 +70,18 @@ class _Fingerprint(beam.DoFn):
     flush instead of one per line.
     """
 
-    def __init__(self, shards: int, keep_first: bool):
-        self._shards, self._keep_first = shards, keep_first
+    def __init__(self, source: str, shards: int, keep_first: bool):
+        self._source, self._shards, self._keep_first = source, shards, keep_first
 
     def start_bundle(self):
         self._rows = LineRows(self._shards)
 
     def process(self, doc: Document):
+        yield stat_row(self._source, EXACT_DEDUP, "in", 1, doc.nbytes)
         key = _join_key(doc)
         text_key, hashes = line_digests(doc.text)
         yield text_key, (doc.id, key)
+        yield beam.pvalue.TaggedOutput(_KEYED, (key, doc))
         self._rows.add(text_key, key, hashes, doc.id if self._keep_first else None)
         if len(self._rows) >= FLUSH_ROWS:
             for shard, rows, ids in self._rows.drain():
@@ -145,9 +145,7 @@ class _Apply(beam.DoFn):
     document without its shared lines (kept, or too_short)."""
 
     def __init__(self, source: str, min_chars: int):
-        self._min_chars = min_chars
-        self._lines_in = (source, LINE_DEDUP, "lines_in")
-        self._lines_removed = (source, LINE_DEDUP, "lines_removed")
+        self._source, self._min_chars = source, min_chars
 
     def setup(self):
         self._exact_kept = Metrics.counter(EXACT_DEDUP, "kept")
@@ -163,11 +161,13 @@ class _Apply(beam.DoFn):
         for i, doc in enumerate(joined["doc"]):
             if verdict or i:  # i: the same id and text read twice; one copy stays
                 self._exact_dropped.inc()
+                yield stat_row(self._source, EXACT_DEDUP, "dropped:duplicate_document", 1, doc.nbytes)
                 dup = dataclasses.replace(doc, meta={**doc.meta, "duplicate_of": verdict[0] if verdict else doc.id})
                 yield beam.pvalue.TaggedOutput(REJECTED, Rejection(dup, EXACT_DEDUP, "duplicate_document"))
                 continue
             self._exact_kept.inc()
-            yield beam.pvalue.TaggedOutput(_UNIQUE, doc)
+            yield stat_row(self._source, EXACT_DEDUP, "kept", 1, doc.nbytes)
+            yield stat_row(self._source, LINE_DEDUP, "in", 1, doc.nbytes)
             if remove is None:
                 remove = {i for positions in joined["remove"] for i in np.frombuffer(positions, np.uint32).tolist()}
             yield from self._remove_lines(doc, remove)
@@ -177,16 +177,18 @@ class _Apply(beam.DoFn):
         out = dataclasses.replace(doc, text=text) if n_removed else doc
         # lines_in bytes are the document's bytes, so lines_removed bytes are exactly
         # what the trimming took away (line contents and their newlines).
-        yield beam.pvalue.TaggedOutput(_LINE_STATS, (self._lines_in, (doc.text.count("\n") + 1, doc.nbytes)))
-        yield beam.pvalue.TaggedOutput(_LINE_STATS, (self._lines_removed, (n_removed, doc.nbytes - out.nbytes)))
+        yield stat_row(self._source, LINE_DEDUP, "lines_in", doc.text.count("\n") + 1, doc.nbytes)
+        yield stat_row(self._source, LINE_DEDUP, "lines_removed", n_removed, doc.nbytes - out.nbytes)
         self._removed_counter.inc(n_removed)
         if len(out.text.strip()) < self._min_chars:
             self._dropped.inc()
             if n_removed:  # the reject shows what was left, and why it got short
                 out.meta = {**out.meta, "lines_removed": n_removed}
+            yield stat_row(self._source, LINE_DEDUP, "dropped:too_short", 1, out.nbytes)
             yield beam.pvalue.TaggedOutput(REJECTED, Rejection(out, LINE_DEDUP, "too_short"))
         else:
             self._kept.inc()
+            yield stat_row(self._source, LINE_DEDUP, "kept", 1, out.nbytes)
             yield out
 
 
@@ -227,8 +229,8 @@ class Dedup(beam.PTransform):
         self._shards = shards
 
     def expand(self, docs) -> StageResult:
-        prints = docs | "Fingerprint" >> beam.ParDo(_Fingerprint(self._shards, self._keep_first)).with_outputs(
-            _LINES, main="text_keys")
+        fingerprint = _Fingerprint(self._source, self._shards, self._keep_first)
+        prints = docs | "Fingerprint" >> beam.ParDo(fingerprint).with_outputs(_KEYED, _LINES, STATS, main="text_keys")
         verdicts = (
             prints.text_keys
             | "GroupByText" >> beam.GroupByKey()
@@ -240,21 +242,13 @@ class Dedup(beam.PTransform):
             | "RemovalOrders" >> beam.ParDo(_RemovalOrders())
         )
         out = (
-            {"doc": docs | "KeyById" >> beam.Map(lambda d: (_join_key(d), d)),
-             "duplicate_of": verdicts, "remove": orders}
+            {"doc": prints[_KEYED], "duplicate_of": verdicts, "remove": orders}
             | "JoinById" >> beam.CoGroupByKey()
             | "Apply" >> beam.ParDo(_Apply(self._source, self._min_chars)).with_outputs(
-                REJECTED, _UNIQUE, _LINE_STATS, main="kept")
+                REJECTED, STATS, main="kept")
         )
-        rejected = out[REJECTED]
-        exact_rejected = rejected | "ExactRejects" >> beam.Filter(lambda r: r.stage == EXACT_DEDUP)
-        line_rejected = rejected | "LineRejects" >> beam.Filter(lambda r: r.stage == LINE_DEDUP)
-        stats = (
-            *stage_rows(docs, out[_UNIQUE], exact_rejected, self._source, EXACT_DEDUP, "Exact"),
-            *stage_rows(out[_UNIQUE], out.kept, line_rejected, self._source, LINE_DEDUP, "Line"),
-            out[_LINE_STATS],
-        ) | "SumStats" >> SumStats()
-        return StageResult(out.kept, rejected, stats)
+        stats = (prints[STATS], out[STATS]) | "SumStats" >> SumStats()
+        return StageResult(out.kept, out[REJECTED], stats)
 
 
 class LanguageId(FilterStage):
@@ -277,19 +271,6 @@ class LanguageId(FilterStage):
     def expand(self, docs) -> StageResult:
         # The filter annotates the document it is given; Beam forbids mutating inputs.
         return super().expand(docs | "Copy" >> beam.Map(dataclasses.replace))
-
-    def extra_rows(self, kept, rejected) -> tuple:
-        source = self._source
-
-        def lang_rows(docs, name: str, label: str):
-            return docs | label >> beam.FlatMap(
-                lambda d: [((source, LID, f"{name}:{d.lang}"), (1, d.nbytes))] if d.lang else [])
-
-        return (
-            lang_rows(kept, "lang_before", "LangBeforeKept"),
-            lang_rows(rejected | "RejectedDocs" >> beam.Map(lambda r: r.doc), "lang_before", "LangBeforeRejected"),
-            lang_rows(kept, "lang_after", "LangAfter"),
-        )
 
 
 class CurateCC(beam.PTransform):

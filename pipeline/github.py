@@ -23,7 +23,7 @@ from pipeline.dofn import REJECTED, FilterStage
 from pipeline.read import read_source
 from pipeline.readers.github import ArchiveLimits, make_parser
 from pipeline.config import DEFAULTS as CONFIG_DEFAULTS
-from pipeline.stats import Rejection, StageResult, stage_stats, run_stages
+from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row
 
 SOURCE = "github"
 EXACT_DEDUP = "exact_dedup"
@@ -40,25 +40,34 @@ def content_key(text: str) -> bytes:
 class _KeepSmallestId(beam.DoFn):
     """(content key, files with that content) -> the smallest id kept, the others rejected."""
 
+    def __init__(self, source: str):
+        self._source = source
+
     def setup(self):
         self._dropped = Metrics.counter(EXACT_DEDUP, f"dropped_{DUPLICATE}")
 
     def process(self, element):
         _, docs = element
+        src = self._source
         it = iter(docs)
         first = next(it)
         if next(it, None) is None:  # the common case: content seen once
+            yield stat_row(src, EXACT_DEDUP, "in", 1, first.nbytes)
+            yield stat_row(src, EXACT_DEDUP, "kept", 1, first.nbytes)
             yield first
             return
         # Two passes: a runner may page a large group back in rather than hold it.
         winner = min(d.id for d in docs)
         kept = False
         for doc in docs:
+            yield stat_row(src, EXACT_DEDUP, "in", 1, doc.nbytes)
             if doc.id == winner and not kept:
                 kept = True
+                yield stat_row(src, EXACT_DEDUP, "kept", 1, doc.nbytes)
                 yield doc
             else:
                 self._dropped.inc()
+                yield stat_row(src, EXACT_DEDUP, f"dropped:{DUPLICATE}", 1, doc.nbytes)
                 dup = dataclasses.replace(doc, meta={**doc.meta, "duplicate_of": winner})
                 yield beam.pvalue.TaggedOutput(REJECTED, Rejection(dup, EXACT_DEDUP, DUPLICATE))
 
@@ -75,9 +84,9 @@ class ExactFileDedup(beam.PTransform):
             docs
             | "KeyByContent" >> beam.Map(lambda d: (content_key(d.text), d))
             | "GroupByContent" >> beam.GroupByKey()
-            | "KeepSmallestId" >> beam.ParDo(_KeepSmallestId()).with_outputs(REJECTED, main="kept")
+            | "KeepSmallestId" >> beam.ParDo(_KeepSmallestId(self._source)).with_outputs(REJECTED, STATS, main="kept")
         )
-        stats = stage_stats(docs, out.kept, out[REJECTED], self._source, EXACT_DEDUP, "")
+        stats = out[STATS] | "SumStats" >> SumStats()
         return StageResult(out.kept, out[REJECTED], stats)
 
 

@@ -41,7 +41,7 @@ from apache_beam.metrics import Metrics
 from filters.perplexity import BUCKETS, PerplexityScorer, bucket_of, percentile
 from filters.wikiref import WikiRefFilter
 from pipeline.dofn import REJECTED, FilterStage
-from pipeline.stats import Rejection, StageResult, SumStats, run_stages, stage_rows, sum_pairs
+from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row, sum_pairs
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,6 @@ PERPLEXITY = "perplexity"
 WIKIREF = "wikiref"
 SHOWN_PERCENTILES = (10, 25, 50, 75, 90)  # for the summary, besides the cutoff percentiles
 BINS_PER_DECADE = 4
-_STATS = "stats"
 
 
 def _id_hash(doc_id: str) -> int:
@@ -114,15 +113,18 @@ class _Bucket(beam.DoFn):
         limits = cutoffs.get(doc.lang)
         bucket = None if ppl is None or limits is None else bucket_of(ppl, *limits)
         doc = dataclasses.replace(doc, bucket=bucket)
-        row = (1, doc.nbytes)
-        yield beam.pvalue.TaggedOutput(_STATS, ((self._source, PERPLEXITY, f"bucket:{bucket or 'unscored'}"), row))
+        src, nbytes = self._source, doc.nbytes
+        yield stat_row(src, PERPLEXITY, "in", 1, nbytes)
+        yield stat_row(src, PERPLEXITY, f"bucket:{bucket or 'unscored'}", 1, nbytes)
         if ppl is not None:
-            yield beam.pvalue.TaggedOutput(_STATS, ((self._source, PERPLEXITY, f"ppl_bin:{doc.lang}:{ppl_bin(ppl)}"), row))
+            yield stat_row(src, PERPLEXITY, f"ppl_bin:{doc.lang}:{ppl_bin(ppl)}", 1, nbytes)
         if bucket is not None and bucket not in self._keep:
             self._dropped.inc()
+            yield stat_row(src, PERPLEXITY, "dropped:perplexity", 1, nbytes)
             yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc, PERPLEXITY, "perplexity"))
         else:  # unscored documents (no model for the language, no text) are kept, as cc_net's "all"
             self._kept.inc()
+            yield stat_row(src, PERPLEXITY, "kept", 1, nbytes)
             yield doc
 
 
@@ -182,7 +184,7 @@ class Buckets(beam.PTransform):
         cutoffs = distribution | "Cutoffs" >> beam.Map(
             lambda kv: (kv[0], explicit.get(kv[0], (kv[1][_q(head_q)], kv[1][_q(tail_q)]))))
         out = scored | "Bucket" >> beam.ParDo(_Bucket(source, self._keep), beam.pvalue.AsDict(cutoffs)).with_outputs(
-            REJECTED, _STATS, main="kept")
+            REJECTED, STATS, main="kept")
 
         def distribution_rows(kv):
             lang, dist = kv
@@ -191,8 +193,7 @@ class Buckets(beam.PTransform):
                 yield (source, PERPLEXITY, f"ppl_percentile:{lang}:{_q(q)}"), (round(dist[_q(q)], 1), 0)
 
         stats = (
-            *stage_rows(scored, out.kept, out[REJECTED], source, PERPLEXITY, ""),
-            out[_STATS],
+            out[STATS],
             distribution | "DistributionRows" >> beam.FlatMap(distribution_rows),
             cutoffs | "CutoffRows" >> beam.FlatMap(lambda kv: [
                 ((source, PERPLEXITY, f"cutoff:{kv[0]}:head"), (round(kv[1][0], 1), 0)),

@@ -21,7 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from filters.document import Document
-from pipeline.stats import SumStats, count_docs
+from pipeline.stats import STATS, SumStats, stat_row
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,8 @@ def iter_file(path: str, parse: Parser, sampling: Sampling = Sampling(), strict:
 
 
 class _ReadFile(beam.DoFn):
-    MALFORMED = "malformed"
-    SKIPPED = "skipped"
+    """path -> its documents; read stats on the `stats` output: (source, "read", metric)
+    with metric "files", "documents", "malformed_records" or "skipped:<kind>"."""
 
     def __init__(self, parse: Parser, source: str, sampling: Sampling, strict: bool):
         self._parse, self._source, self._sampling, self._strict = parse, source, sampling, strict
@@ -111,22 +111,25 @@ class _ReadFile(beam.DoFn):
         self._malformed = Metrics.counter(f"read_{self._source}", "malformed_records")
 
     def process(self, path: str):
+        source = self._source
+        yield stat_row(source, "read", "files", 1, 0)
         for item in iter_file(path, self._parse, self._sampling, self._strict):
             if isinstance(item, Malformed):
                 self._malformed.inc()
                 if self._logged < MALFORMED_LOG_LIMIT:
                     log.warning("skipping malformed record in %s at offset %d: %s", item.path, item.offset, item.error)
                     self._logged += 1
-                yield beam.pvalue.TaggedOutput(self.MALFORMED, item)
+                yield stat_row(source, "read", "malformed_records", 1, 0)
             elif isinstance(item, Skipped):
-                yield beam.pvalue.TaggedOutput(self.SKIPPED, (item.kind, item.nbytes))
+                yield stat_row(source, "read", f"skipped:{item.kind}", 1, item.nbytes)
             else:
                 self._docs.inc()
+                yield stat_row(source, "read", "documents", 1, item.nbytes)
                 yield item
 
 
 class ReadDocuments(beam.PTransform):
-    """Patterns -> PCollection[Document]; `.malformed` and `.stats` hold the rest.
+    """Patterns -> PCollection[Document]; `.stats` holds the read statistics.
 
     Returns the documents; read statistics ((source, "read", metric) -> (count, bytes))
     are available as `self.stats` after expansion.
@@ -153,15 +156,9 @@ class ReadDocuments(beam.PTransform):
         )
         out = paths | "Parse" >> beam.ParDo(
             _ReadFile(self._parse, source, self._sampling, self._strict)
-        ).with_outputs(_ReadFile.MALFORMED, _ReadFile.SKIPPED, main="docs")
+        ).with_outputs(STATS, main="docs")
+        self.stats = out[STATS] | "ReadStats" >> SumStats()
         docs = out.docs
-        read_stats = count_docs(docs, source, "read", "documents", "CountRead")
-        files = paths | "OneFile" >> beam.Map(lambda _: ((source, "read", "files"), (1, 0)))
-        bad = out[_ReadFile.MALFORMED] | "OneBad" >> beam.Map(
-            lambda _: ((source, "read", "malformed_records"), (1, 0)))
-        skipped = out[_ReadFile.SKIPPED] | "OneSkipped" >> beam.Map(
-            lambda kn: ((source, "read", f"skipped:{kn[0]}"), (1, kn[1])))
-        self.stats = (read_stats, files, bad, skipped) | "ReadStats" >> SumStats()
         return docs
 
 

@@ -1,10 +1,12 @@
 """Accounting that every stage reports, computed inside the pipeline.
 
 Each stage emits a PCollection of `StatKey -> (documents, bytes)` pairs alongside
-its outputs. The launcher flattens them all, sums per key (a Combine, so it works
-on every runner without relying on runner metrics), writes them to
-`OUT/stats.json`, and checks `in == kept + dropped` per stage. Beam counters are
-incremented as well, so a Dataflow user sees the same numbers in the job UI.
+its outputs: the DoFn that judges a document writes its rows (`stat_row`, on the
+`STATS` tagged output), and the stage sums them in one `SumStats`. The launcher
+flattens all stages' rows, sums per key again (a Combine, so it works on every
+runner without relying on runner metrics), writes them to `OUT/stats.json`, and
+checks `in == kept + dropped` per stage. Beam counters are incremented as well,
+so a Dataflow user sees the same numbers in the job UI.
 
 Key layout: (source, stage, metric), where metric is one of
   "in", "kept", "dropped:<reason>"      document accounting (must balance)
@@ -20,6 +22,13 @@ from filters.document import Document
 
 StatKey = tuple[str, str, str]
 StatValue = tuple[int, int]  # documents (or lines, for line metrics), bytes
+
+STATS = "stats"  # the tagged output on which a DoFn emits its own stat rows
+
+
+def stat_row(source: str, stage: str, metric: str, count: int, nbytes: int):
+    """One stat row for a DoFn's STATS output; rows are summed per key downstream."""
+    return beam.pvalue.TaggedOutput(STATS, ((source, stage, metric), (count, nbytes)))
 
 
 class StageResult(NamedTuple):
@@ -58,33 +67,6 @@ def sum_pairs(values) -> StatValue:
     return docs, nbytes
 
 
-def count_docs(docs, source: str, stage: str, metric: str, label: str):
-    """One row per document, `(source, stage, metric) -> (1, its UTF-8 bytes)`, to be summed."""
-    key = (source, stage, metric)
-    return docs | label >> beam.Map(lambda d: (key, (1, d.nbytes)))
-
-
-def count_rejections(rejections, label: str):
-    """One row per rejection, under (source, stage, "dropped:<reason>"), to be summed."""
-    return rejections | label >> beam.Map(
-        lambda r: ((r.doc.source, r.stage, f"dropped:{r.reason}"), (1, r.doc.nbytes)))
-
-
-def stage_rows(pcoll_in, kept, rejected, source: str, stage: str, label: str):
-    """The standard in / kept / dropped:<reason> rows of one stage, per document, unsummed:
-    pass them with any other rows of the same transform to one `SumStats`."""
-    return (
-        count_docs(pcoll_in, source, stage, "in", f"{label}CountIn"),
-        count_docs(kept, source, stage, "kept", f"{label}CountKept"),
-        count_rejections(rejected, f"{label}CountDropped"),
-    )
-
-
-def stage_stats(pcoll_in, kept, rejected, source: str, stage: str, label: str):
-    """`stage_rows`, summed per key."""
-    return stage_rows(pcoll_in, kept, rejected, source, stage, label) | f"{label}SumStats" >> SumStats()
-
-
 class SumStats(beam.PTransform):
     """Flatten any number of stat PCollections and sum them per key.
 
@@ -93,4 +75,6 @@ class SumStats(beam.PTransform):
     """
 
     def expand(self, stat_pcolls):
-        return stat_pcolls | beam.Flatten() | beam.CombinePerKey(sum_pairs)
+        if not isinstance(stat_pcolls, beam.PCollection):
+            stat_pcolls = stat_pcolls | beam.Flatten()
+        return stat_pcolls | beam.CombinePerKey(sum_pairs)
