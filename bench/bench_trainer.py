@@ -28,11 +28,9 @@ layer has LLaMA's size.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import statistics
 import sys
-import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model.config import PRESETS, flops_per_token, total_params  # noqa: E402
 from model.llama import Llama  # noqa: E402
+from samples.fixtures import stdlib_docstrings  # noqa: E402
 from shard_format import file_sha256, shard_entry, write_manifest, write_shard  # noqa: E402
 from training_entry.config import TrainConfig  # noqa: E402
 from training_entry.loop import train  # noqa: E402
@@ -56,22 +55,6 @@ CASES = {
     "tiny": (128, 8, 400, 5, 40, 3),
     "small-100m": (256, 1, 32000, 1, 4, 2),
 }
-
-
-def docstrings(max_chars: int) -> list[str]:
-    docs, total = [], 0
-    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and (doc := ast.get_docstring(node)):
-                docs.append(doc)
-                total += len(doc)
-        if total > max_chars:
-            return docs
-    return docs
 
 
 def make_data(root: Path, vocab: int, corpus: list[str]) -> Path:
@@ -136,7 +119,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
-    corpus = docstrings(200_000)
+    corpus = stdlib_docstrings(200_000, min_chars=0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:

@@ -109,13 +109,14 @@ class ConfigError(ValueError):
     pass
 
 
-def _merge(base: dict, update: dict, where: str) -> dict:
+def merge_config(base: dict, update: dict, where: str) -> dict:
+    """`update` merged into `base` (in place) key by key, nested dicts too; unknown keys are errors."""
     for key, value in update.items():
         path = f"{where}.{key}" if where else key
         if key not in base:
             raise ConfigError(f"unknown config key {path!r}; known keys here: {', '.join(sorted(base))}")
         if isinstance(base[key], dict) and base[key] and isinstance(value, dict):
-            _merge(base[key], value, path)
+            merge_config(base[key], value, path)
         else:
             base[key] = value
     return base
@@ -147,12 +148,12 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str,
             raise ConfigError(f"cannot read config {path}: {e}") from e
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
-        _merge(config, loaded, "")
+        merge_config(config, loaded, "")
     update: dict = {}
     for text in overrides:
         key, value = parse_override(text)
         _set_dotted(update, key, value)
-    _merge(config, update, "")
+    merge_config(config, update, "")
     validate(config)
     return config
 

@@ -23,20 +23,16 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
-from pipeline.config import DEFAULTS, LLAMA_TABLE1, SOURCES  # noqa: F401 (LLAMA_TABLE1 re-exported)
+from pipeline.config import DEFAULTS, LLAMA_TABLE1, SOURCES, merge_config  # noqa: F401 (LLAMA_TABLE1 re-exported)
 
 # The config sections this module and its stages read (defaults in pipeline.config).
 CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {name: DEFAULTS[name] for name in ("tokenizer", "mixture", "shards")}
 
 
 def section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """A config section with CONFIG_DEFAULTS filled in under whatever the config sets."""
-    values = copy.deepcopy(CONFIG_DEFAULTS[name])
-    for key, value in (config.get(name) or {}).items():
-        if key not in values:
-            raise ValueError(f"unknown config key {name}.{key!r}; known: {', '.join(sorted(values))}")
-        values[key] = value
-    return values
+    """A config section with CONFIG_DEFAULTS filled in under whatever the config sets,
+    merged as `load_config` merges (so a full run config comes back as it is)."""
+    return merge_config(copy.deepcopy(CONFIG_DEFAULTS[name]), dict(config.get(name) or {}), name)
 
 
 # ---------------------------------------------------------------- hashing

@@ -11,6 +11,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from shard_format import atomic_write
+
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ".stages"
 LIBRARIES = ["apache-beam", "pyarrow", "fasttext-numpy2-wheel", "kenlm", "sentencepiece", "datasketch",
@@ -78,9 +80,8 @@ def library_versions() -> dict[str, str]:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+    with atomic_write(path, "w") as f:
+        f.write(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
 
 
 def write_run_json(out: Path, config: dict, models: dict[str, Any], stages: list[str]) -> None:

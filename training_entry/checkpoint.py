@@ -32,6 +32,7 @@ from torch.distributed.checkpoint.state_dict import (
     set_optimizer_state_dict,
 )
 
+from shard_format import atomic_write
 from training_entry import distributed
 
 
@@ -92,7 +93,8 @@ def save(run: str | os.PathLike, *, model: nn.Module, optimizer: torch.optim.Opt
             _fsync(f)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
-        _write_atomic(checkpoints_dir(run) / "latest", final.name + "\n")
+        with atomic_write(checkpoints_dir(run) / "latest", "w") as f:
+            f.write(final.name + "\n")
         _prune(checkpoints_dir(run), keep)
     distributed.barrier()
     return final
@@ -131,13 +133,6 @@ def _rng_state() -> dict[str, torch.Tensor]:
 def _fsync(path: Path) -> None:
     with open(path, "rb") as f:
         os.fsync(f.fileno())
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    _fsync(tmp)
-    os.replace(tmp, path)
 
 
 def _prune(directory: Path, keep: int) -> None:

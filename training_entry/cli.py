@@ -88,13 +88,18 @@ def _train_parser(sub) -> None:
                    help="skip the up-front memory estimate")
 
 
+def _checkpoint_args(p: argparse.ArgumentParser) -> None:
+    """What generate and export both read: a checkpoint and its tokenizer."""
+    p.add_argument("--checkpoint", required=True, help="run directory (its latest checkpoint) or a checkpoint directory")
+    p.add_argument("--tokenizer", help="SentencePiece model (default: the run's tokenizer.model)")
+
+
 def _generate_parser(sub) -> None:
     p = sub.add_parser("generate", help="generate text from a checkpoint",
                        description="Continue a prompt with a trained model, greedily and by top-p sampling, "
                                    "using the run's tokenizer.")
-    p.add_argument("--checkpoint", required=True, help="run directory (its latest checkpoint) or a checkpoint directory")
+    _checkpoint_args(p)
     p.add_argument("--prompt", required=True, help="text to continue")
-    p.add_argument("--tokenizer", help="SentencePiece model (default: the run's tokenizer.model)")
     p.add_argument("--max-new-tokens", type=int, default=64, help="default 64")
     p.add_argument("--mode", choices=["greedy", "top-p", "both"], default="both", help="default both")
     p.add_argument("--top-p", type=float, default=0.9, help="nucleus mass for sampling (default 0.9)")
@@ -108,9 +113,8 @@ def _export_parser(sub) -> None:
     p = sub.add_parser("export", help="write a checkpoint in the Hugging Face Llama layout",
                        description="Write config.json, model.safetensors and the tokenizer so that "
                                    "transformers.LlamaForCausalLM.from_pretrained(OUT) loads the model.")
-    p.add_argument("--checkpoint", required=True, help="run directory (its latest checkpoint) or a checkpoint directory")
+    _checkpoint_args(p)
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--tokenizer", help="SentencePiece model (default: the run's tokenizer.model)")
 
 
 def build_parser() -> argparse.ArgumentParser:

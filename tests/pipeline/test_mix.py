@@ -153,8 +153,20 @@ def test_config_sections_fill_defaults_and_reject_typos():
     assert section({}, "mixture") == CONFIG_DEFAULTS["mixture"]
     assert section({"mixture": {"epoch_cap": 3}}, "mixture")["epoch_cap"] == 3
     assert section({}, "mixture")["proportions"] == LLAMA
-    with pytest.raises(ValueError, match="mixture.'epochs_cap'"):
+    with pytest.raises(ValueError, match="mixture.epochs_cap"):
         section({"mixture": {"epochs_cap": 3}}, "mixture")
+
+
+def test_sections_merge_as_the_run_config_does():
+    """A partial config (tests, benchmarks) and a loaded run config agree on every section."""
+    from pipeline.config import load_config
+
+    partial = {"mixture": {"proportions": {"books": 0.2}, "epoch_cap": 3}, "shards": {"val_fraction": 0.1}}
+    full = load_config(None, overrides=["mixture.proportions.books=0.2", "mixture.epoch_cap=3",
+                                        "shards.val_fraction=0.1"])
+    for name in ("tokenizer", "mixture", "shards"):
+        assert section(partial, name) == section(full, name) == full[name]
+    assert section(partial, "mixture")["proportions"]["cc"] == LLAMA["cc"]  # the others stay
 
 
 def test_mixture_table():

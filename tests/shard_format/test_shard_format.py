@@ -175,3 +175,19 @@ def test_invalid_manifests_are_refused(tmp_path):
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(sf.ShardFormatError, match="not valid JSON"):
         sf.read_manifest(tmp_path)
+
+
+def test_atomic_write_replaces_whole_or_not_at_all(tmp_path):
+    from shard_format import atomic_write
+
+    target = tmp_path / "state.json"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_write(target, "w") as f:
+            f.write("half of the new")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["state.json"]
+    with atomic_write(target, "w") as f:
+        f.write("new\n")
+    assert target.read_text() == "new\n" and [p.name for p in tmp_path.iterdir()] == ["state.json"]
+    assert target.stat().st_mode & 0o777 == 0o644

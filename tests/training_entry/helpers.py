@@ -3,37 +3,17 @@ writes them, and a small training configuration."""
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
-import sysconfig
 from pathlib import Path
 
 import numpy as np
 
+from samples.fixtures import stdlib_docstrings  # noqa: F401  (the tests' corpus)
 from shard_format import shard_entry, write_manifest, write_shard
 from training_entry.config import TrainConfig
 
 VOCAB_SIZE = 400
-
-
-def stdlib_docstrings(max_chars: int = 250_000) -> list[str]:
-    """Long docstrings of the standard library's top-level modules, in file-name order."""
-    docs, total = [], 0
-    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                doc = ast.get_docstring(node)
-                if doc and len(doc) > 200:
-                    docs.append(doc)
-                    total += len(doc)
-        if total >= max_chars:
-            break
-    return docs
 
 
 def is_val(doc: str) -> bool:
