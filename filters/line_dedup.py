@@ -68,21 +68,19 @@ def remove_lines(text: str, remove: Container[int]) -> tuple[str, int]:
 # Every non-blank line of every document becomes one fixed-size row. Rows are split
 # by line hash into shards; a shard holds every occurrence of its hashes, so it can
 # be judged on its own, in memory, with numpy: a shuffle by shard (Beam's
-# GroupByKey) then takes the place of a per-line shuffle, with ~36 bytes per line
+# GroupByKey) then takes the place of a per-line shuffle, with 28 bytes per line
 # instead of a Python element per line.
+#
+# A document is named by its text key (the hash of its whole normalised text, which
+# exact copies share) and a 64-bit tag that tells apart the copies.
 
-ROW = np.dtype([("line", "<i8"), ("text", "<i8"), ("doc_hi", "<u8"), ("doc_lo", "<u8"), ("pos", "<u4")])
-DOC_KEY_BYTES = 16
-
-
-def _key_bytes(hi: int, lo: int) -> bytes:
-    return int(hi).to_bytes(8, "little") + int(lo).to_bytes(8, "little")
+ROW = np.dtype([("line", "<i8"), ("text", "<i8"), ("doc", "<i8"), ("pos", "<u4")])
 
 
 class LineRows:
     """A buffer of line rows, drained as `(shard, rows bytes, ids)` per non-empty shard.
 
-    `ids` maps each document key in the shard to its document id, only when the
+    `ids` maps each document tag in the shard to its document id, only when the
     caller passes ids (`keep_first` needs them to find the first document).
     """
 
@@ -91,25 +89,22 @@ class LineRows:
             raise ValueError(f"line dedup shards must be an integer >= 1, got {shards!r}")
         self.shards = shards
         self._lines, self._pos = array("q"), array("I")
-        self._texts: list[int] = []
-        self._docs: list[bytes] = []
+        self._texts, self._docs = array("q"), array("q")
         self._counts: list[int] = []
         self._ids: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self._lines)
 
-    def add(self, text_key: int, doc_key: bytes, hashes: list[int | None], doc_id: str | None = None) -> None:
-        """One document: its text key, 16-byte key and line hashes (None for blank lines)."""
-        if len(doc_key) != DOC_KEY_BYTES:
-            raise ValueError(f"document keys are {DOC_KEY_BYTES} bytes, got {len(doc_key)}")
+    def add(self, text_key: int, doc_tag: int, hashes: list[int | None], doc_id: str | None = None) -> None:
+        """One document: its text key, tag and line hashes (None for blank lines)."""
         before = len(self._lines)
         for i, h in enumerate(hashes):
             if h is not None:
                 self._lines.append(h)
                 self._pos.append(i)
         self._texts.append(text_key)
-        self._docs.append(doc_key)
+        self._docs.append(doc_tag)
         self._counts.append(len(self._lines) - before)
         if doc_id is not None:
             if self._ids is None:
@@ -125,10 +120,9 @@ class LineRows:
         rows = np.empty(len(self._lines), ROW)
         rows["line"] = np.frombuffer(self._lines, np.int64)
         rows["pos"] = np.frombuffer(self._pos, np.uint32)
-        rows["text"] = np.array(self._texts, np.int64)[per_doc]
-        keys = np.frombuffer(b"".join(self._docs), "<u8").reshape(-1, 2)
-        rows["doc_hi"], rows["doc_lo"] = keys[per_doc, 0], keys[per_doc, 1]
-        ids = self._ids
+        rows["text"] = np.frombuffer(self._texts, np.int64)[per_doc]
+        rows["doc"] = np.frombuffer(self._docs, np.int64)[per_doc]
+        ids, tags = self._ids, self._docs
         shard = shard_of(rows["line"], self.shards)
         order = np.argsort(shard, kind="stable")
         rows, shard, per_doc = rows[order], shard[order], per_doc[order]
@@ -136,7 +130,7 @@ class LineRows:
         for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(rows)]):
             shard_ids = None
             if ids is not None:
-                shard_ids = {self._docs[d]: ids[d] for d in np.unique(per_doc[start:stop]).tolist()}
+                shard_ids = {tags[d]: ids[d] for d in np.unique(per_doc[start:stop]).tolist()}
             yield int(shard[start]), rows[start:stop].tobytes(), shard_ids
         self.__init__(self.shards)
 
@@ -146,13 +140,13 @@ def shard_of(line_hashes: np.ndarray, shards: int) -> np.ndarray:
     return (line_hashes.view(np.uint64) % np.uint64(shards)).astype(np.int64)
 
 
-def removal_positions(rows: np.ndarray, ids: dict[bytes, str] | None = None) -> dict[bytes, np.ndarray]:
-    """Rows of one shard (all occurrences of their line hashes) -> document key: the line
-    positions to remove from it.
+def removal_positions(rows: np.ndarray, ids: dict[int, str] | None = None) -> dict[tuple[int, int], np.ndarray]:
+    """Rows of one shard (all occurrences of their line hashes) -> (text key, document
+    tag): the line positions to remove from that document.
 
     A line is removed where its hash occurs in two or more distinct texts (text keys:
     exact duplicates count once, and a line repeated inside one document counts
-    once). With `ids` (keep_first), the document with the smallest id (then key)
+    once). With `ids` (keep_first), the document with the smallest id (then tag)
     keeps its copies, and so does any exact duplicate of it.
     """
     if not len(rows):
@@ -167,16 +161,16 @@ def removal_positions(rows: np.ndarray, ids: dict[bytes, str] | None = None) -> 
     remove = (texts_per_line >= 2)[run]
     if ids is not None:
         stops = np.r_[starts[1:], len(rows)]
-        hi, lo = rows["doc_hi"], rows["doc_lo"]
+        doc = rows["doc"]
         for r in np.flatnonzero(texts_per_line >= 2).tolist():
             a, b = starts[r], stops[r]
-            first = min(range(a, b), key=lambda i: (ids[_key_bytes(hi[i], lo[i])], hi[i], lo[i]))
+            first = min(range(a, b), key=lambda i: (ids[int(doc[i])], int(doc[i])))
             remove[a:b] &= text[a:b] != text[first]
     gone = rows[remove]
     if not len(gone):
         return {}
-    gone = gone[np.lexsort((gone["pos"], gone["doc_lo"], gone["doc_hi"]))]
-    new_doc = np.r_[True, (gone["doc_hi"][1:] != gone["doc_hi"][:-1]) | (gone["doc_lo"][1:] != gone["doc_lo"][:-1])]
+    gone = gone[np.lexsort((gone["pos"], gone["doc"], gone["text"]))]
+    new_doc = np.r_[True, (gone["text"][1:] != gone["text"][:-1]) | (gone["doc"][1:] != gone["doc"][:-1])]
     starts = np.flatnonzero(new_doc)
     stops = np.r_[starts[1:], len(gone)]
-    return {_key_bytes(gone["doc_hi"][a], gone["doc_lo"][a]): gone["pos"][a:b] for a, b in zip(starts, stops)}
+    return {(int(gone["text"][a]), int(gone["doc"][a])): gone["pos"][a:b] for a, b in zip(starts, stops)}

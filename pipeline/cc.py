@@ -23,7 +23,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 from filters.document import Document
 from filters.lid import LanguageIdFilter
-from filters.line_dedup import DOC_KEY_BYTES, ROW, LineRows, remove_line_positions, removal_positions
+from filters.line_dedup import ROW, LineRows, remove_line_positions, removal_positions
 from filters.normalize import line_digests
 from pipeline.dofn import REJECTED, FilterStage
 from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row
@@ -36,25 +36,25 @@ LID = "lid"
 # `mine.Config.min_len` (300 characters), which cc_net applies when reading.
 MIN_CHARS = 300
 # Line-hash shards of the line-dedup shuffle: each is judged in one worker's memory,
-# ~36 bytes per line occurrence, so lines / shards * 36 bytes must fit a worker.
+# 28 bytes per line occurrence, so lines / shards * 28 bytes must fit a worker.
 SHARDS = 64
 
-
 _LINES = "lines"
-_KEYED = "keyed"  # (document key, document), for the join with the verdicts
 
-# Rows buffered per bundle before they are sent to the shuffle (36 bytes each).
+# Rows buffered per bundle before they are sent to the shuffle (28 bytes each).
 FLUSH_ROWS = 1 << 20
 # Removal orders buffered per bundle, in documents, before they are sent on.
 FLUSH_DOCS = 1 << 16
 
 
-def _join_key(doc: Document) -> bytes:
-    # The id and the text, so that two records under one id (a URL crawled twice)
-    # never receive each other's verdicts; 128 bits, so no two documents collide.
-    h = hashlib.blake2b(doc.id.encode("utf-8", "surrogatepass"), digest_size=DOC_KEY_BYTES)
+def _doc_tag(doc: Document) -> int:
+    """Tells apart documents with one normalised text: their id and exact text, 64 bits.
+
+    Two records under one id and one text (a page read twice) share a tag, and are
+    the same document."""
+    h = hashlib.blake2b(doc.id.encode("utf-8", "surrogatepass"), digest_size=8)
     h.update(zlib.crc32(doc.text.encode("utf-8", "surrogatepass")).to_bytes(4, "little"))
-    return h.digest()
+    return int.from_bytes(h.digest(), "little", signed=True)
 
 
 def _global(value):
@@ -62,7 +62,7 @@ def _global(value):
 
 
 class _Fingerprint(beam.DoFn):
-    """doc -> (text key, (id, doc key)) and (doc key, doc); per bundle, its line rows by shard.
+    """doc -> (text key, (tag, doc)); per bundle, its line rows by shard.
 
     One normalisation pass per document serves both stages: the text key is the
     hash of the whole normalised text, built from the normalised lines. The lines
@@ -78,11 +78,10 @@ class _Fingerprint(beam.DoFn):
 
     def process(self, doc: Document):
         yield stat_row(self._source, EXACT_DEDUP, "in", 1, doc.nbytes)
-        key = _join_key(doc)
+        tag = _doc_tag(doc)
         text_key, hashes = line_digests(doc.text)
-        yield text_key, (doc.id, key)
-        yield beam.pvalue.TaggedOutput(_KEYED, (key, doc))
-        self._rows.add(text_key, key, hashes, doc.id if self._keep_first else None)
+        yield text_key, (tag, doc)
+        self._rows.add(text_key, tag, hashes, doc.id if self._keep_first else None)
         if len(self._rows) >= FLUSH_ROWS:
             for shard, rows, ids in self._rows.drain():
                 yield beam.pvalue.TaggedOutput(_LINES, (shard, (rows, ids)))
@@ -92,29 +91,15 @@ class _Fingerprint(beam.DoFn):
             yield beam.pvalue.TaggedOutput(_LINES, _global((shard, (rows, ids))))
 
 
-def _duplicate_verdicts(element):
-    """(text key, (id, doc key) of each document with that normalised text) -> (doc key,
-    id of the copy kept) for the others."""
-    _, docs = element
-    it = iter(docs)
-    next(it)
-    if next(it, None) is None:  # the common case: a text seen once
-        return
-    winner = min(docs)  # the smallest id; the key breaks ties
-    for doc in docs:
-        if doc != winner:
-            yield doc[1], winner[0]
-
-
 class _RemovalOrders(beam.DoFn):
-    """(shard, [(rows, ids)]) -> (doc key, positions to remove as uint32 bytes), per bundle.
+    """(shard, [(rows, ids)]) -> (text key, (tag, positions to remove as uint32 bytes)), per bundle.
 
     Each shard is judged in memory (filters.line_dedup.removal_positions); a
     document's orders from all the shards of a bundle leave as one element.
     """
 
     def start_bundle(self):
-        self._orders: dict[bytes, list[np.ndarray]] = {}
+        self._orders: dict[tuple[int, int], list[np.ndarray]] = {}
 
     def process(self, element):
         _, parts = element
@@ -125,15 +110,15 @@ class _RemovalOrders(beam.DoFn):
             ids = {}
             for _, part_ids in parts:
                 ids.update(part_ids)
-        for key, positions in removal_positions(rows, ids).items():
-            self._orders.setdefault(key, []).append(positions)
+        for doc, positions in removal_positions(rows, ids).items():
+            self._orders.setdefault(doc, []).append(positions)
         if len(self._orders) >= FLUSH_DOCS:
             yield from self._drain()
 
     def _drain(self):
         orders, self._orders = self._orders, {}
-        for key, positions in orders.items():
-            yield key, np.concatenate(positions).tobytes()
+        for (text_key, tag), positions in orders.items():
+            yield text_key, (tag, np.concatenate(positions).tobytes())
 
     def finish_bundle(self):
         for order in self._drain():
@@ -141,8 +126,9 @@ class _RemovalOrders(beam.DoFn):
 
 
 class _Apply(beam.DoFn):
-    """(doc key, {"doc", "duplicate_of", "remove"}) -> exact duplicate rejected, or the
-    document without its shared lines (kept, or too_short)."""
+    """(text key, {"doc": [(tag, doc)], "remove": [(tag, positions)]}) -> the copy with
+    the smallest id without its shared lines (kept, or too_short); the other copies
+    rejected as exact duplicates."""
 
     def __init__(self, source: str, min_chars: int):
         self._source, self._min_chars = source, min_chars
@@ -156,21 +142,24 @@ class _Apply(beam.DoFn):
 
     def process(self, element):
         _, joined = element
-        verdict = list(joined["duplicate_of"])
-        remove = None
-        for i, doc in enumerate(joined["doc"]):
-            if verdict or i:  # i: the same id and text read twice; one copy stays
+        docs = list(joined["doc"])
+        if not docs:  # orders for a text that is not here: cannot happen, but never crash on it
+            return
+        # The smallest id is the copy kept; the tag breaks ties (the same id, another text).
+        first = min(range(len(docs)), key=lambda i: (docs[i][1].id, docs[i][0]))
+        tag, doc = docs[first]
+        for i, (_, copy) in enumerate(docs):
+            if i != first:  # a copy elsewhere, or the same page read twice
                 self._exact_dropped.inc()
-                yield stat_row(self._source, EXACT_DEDUP, "dropped:duplicate_document", 1, doc.nbytes)
-                dup = dataclasses.replace(doc, meta={**doc.meta, "duplicate_of": verdict[0] if verdict else doc.id})
+                yield stat_row(self._source, EXACT_DEDUP, "dropped:duplicate_document", 1, copy.nbytes)
+                dup = dataclasses.replace(copy, meta={**copy.meta, "duplicate_of": doc.id})
                 yield beam.pvalue.TaggedOutput(REJECTED, Rejection(dup, EXACT_DEDUP, "duplicate_document"))
-                continue
-            self._exact_kept.inc()
-            yield stat_row(self._source, EXACT_DEDUP, "kept", 1, doc.nbytes)
-            yield stat_row(self._source, LINE_DEDUP, "in", 1, doc.nbytes)
-            if remove is None:
-                remove = {i for positions in joined["remove"] for i in np.frombuffer(positions, np.uint32).tolist()}
-            yield from self._remove_lines(doc, remove)
+        self._exact_kept.inc()
+        yield stat_row(self._source, EXACT_DEDUP, "kept", 1, doc.nbytes)
+        yield stat_row(self._source, LINE_DEDUP, "in", 1, doc.nbytes)
+        remove = {i for order_tag, positions in joined["remove"] if order_tag == tag
+                  for i in np.frombuffer(positions, np.uint32).tolist()}
+        yield from self._remove_lines(doc, remove)
 
     def _remove_lines(self, doc: Document, remove: set[int]):
         text, n_removed = remove_line_positions(doc.text, remove)
@@ -208,12 +197,12 @@ class Dedup(beam.PTransform):
     than `min_chars` characters (ends stripped) are dropped as `too_short`.
 
     Everything global goes through Beam's shuffle, never a set of all lines in
-    memory: the text keys (to pick each text's kept copy); the lines, as packed rows
-    (line hash, text key, document key, position) grouped by line-hash shard, each
-    shard judged on its own in memory (`shards`: more shards, less memory each); and
-    one join of the documents with their verdicts and removal orders by key. Each
-    document is normalised once. Extra stat rows: (source, "line_dedup", "lines_in" / "lines_removed") ->
-    (lines, bytes).
+    memory, in two shuffles: the lines, as packed rows (line hash, text key,
+    document tag, position) grouped by line-hash shard, each shard judged on its own
+    in memory (`shards`: more shards, less memory each); then the documents grouped
+    by normalised text together with their removal orders, where the copy with the
+    smallest id is kept and trimmed. Each document is normalised once. Extra stat
+    rows: (source, "line_dedup", "lines_in" / "lines_removed") -> (lines, bytes).
     """
 
     def __init__(self, source: str = "cc", keep_first: bool = False, min_chars: int = MIN_CHARS,
@@ -230,20 +219,15 @@ class Dedup(beam.PTransform):
 
     def expand(self, docs) -> StageResult:
         fingerprint = _Fingerprint(self._source, self._shards, self._keep_first)
-        prints = docs | "Fingerprint" >> beam.ParDo(fingerprint).with_outputs(_KEYED, _LINES, STATS, main="text_keys")
-        verdicts = (
-            prints.text_keys
-            | "GroupByText" >> beam.GroupByKey()
-            | "DuplicateVerdicts" >> beam.FlatMap(_duplicate_verdicts)
-        )
+        prints = docs | "Fingerprint" >> beam.ParDo(fingerprint).with_outputs(_LINES, STATS, main="by_text")
         orders = (
             prints[_LINES]
             | "GroupByShard" >> beam.GroupByKey()
             | "RemovalOrders" >> beam.ParDo(_RemovalOrders())
         )
         out = (
-            {"doc": prints[_KEYED], "duplicate_of": verdicts, "remove": orders}
-            | "JoinById" >> beam.CoGroupByKey()
+            {"doc": prints.by_text, "remove": orders}
+            | "JoinByText" >> beam.CoGroupByKey()
             | "Apply" >> beam.ParDo(_Apply(self._source, self._min_chars)).with_outputs(
                 REJECTED, STATS, main="kept")
         )
