@@ -314,13 +314,14 @@ def _parse_zip(path, fileobj, limits: ArchiveLimits, max_file_bytes: int, detect
             tracker.add(_safe_member_path(info.filename) or "")
         root = tracker.prefix
         found = {}
+        licence_members: dict[int, bytes] = {}  # by header offset: read once, for the licence and as documents
         for info in infos:
             rel = _safe_member_path(info.filename)
             if rel and rel.startswith(root) and "/" not in rel[len(root):] and not info.is_dir() \
                     and not _zip_is_link(info) and is_license_file(posixpath.basename(rel)) \
                     and info.file_size <= _LICENSE_FILE_MAX:
                 try:
-                    found[rel[len(root):]] = zf.read(info)
+                    found[rel[len(root):]] = licence_members[info.header_offset] = zf.read(info)
                 except _ZIP_MEMBER_ERRORS:
                     pass  # the second loop reads the member again and reports it as Malformed
         repo = _Repo(repo_name(path), posixpath.basename(path), *_licences(found, detector))
@@ -349,8 +350,8 @@ def _parse_zip(path, fileobj, limits: ArchiveLimits, max_file_bytes: int, detect
                     continue
                 if not rel.startswith(root):
                     continue
-                data = None
-                if info.file_size <= max_file_bytes:
+                data = licence_members.get(info.header_offset) if info.file_size <= max_file_bytes else None
+                if data is None and info.file_size <= max_file_bytes:
                     with zf.open(info) as f:
                         data = f.read(max_file_bytes + 1)
                     if len(data) > max_file_bytes:  # a header that lies about the size
