@@ -166,7 +166,35 @@ def removal_positions(rows: np.ndarray, ids: dict[int, str] | None = None) -> di
             a, b = starts[r], stops[r]
             first = min(range(a, b), key=lambda i: (ids[int(doc[i])], int(doc[i])))
             remove[a:b] &= text[a:b] != text[first]
-    gone = rows[remove]
+    return _by_document(rows[remove])
+
+
+def first_occurrence_removals(rows: np.ndarray, ids: dict[int, str]) -> dict[tuple[int, int], np.ndarray]:
+    """Rows of one shard -> (text key, document tag): the unit positions to remove.
+
+    C4's rule: of all occurrences of a unit hash, in any documents, only the first
+    stays: the one in the document with the smallest id (then tag), at its earliest
+    position; every other occurrence goes, repeats inside that document included. A
+    record read twice (same id and text, so the same tag) repeats the first
+    occurrence exactly and keeps it too (the join keeps one of the two records).
+    """
+    if not len(rows):
+        return {}
+    tags = np.unique(rows["doc"])
+    by_id = sorted(range(len(tags)), key=lambda i: (ids[int(tags[i])], int(tags[i])))
+    rank_of = np.empty(len(tags), np.int64)
+    rank_of[by_id] = np.arange(len(tags))
+    rank = rank_of[np.searchsorted(tags, rows["doc"])]
+    rows = rows[np.lexsort((rows["pos"], rank, rows["line"]))]
+    line = rows["line"]
+    run = np.cumsum(np.r_[True, line[1:] != line[:-1]]) - 1
+    first = np.flatnonzero(np.r_[True, line[1:] != line[:-1]])[run]
+    gone = rows[(rows["doc"] != rows["doc"][first]) | (rows["pos"] != rows["pos"][first])]
+    return _by_document(gone)
+
+
+def _by_document(gone: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
+    """Rows to remove -> (text key, document tag): their positions, sorted."""
     if not len(gone):
         return {}
     gone = gone[np.lexsort((gone["pos"], gone["doc"], gone["text"]))]

@@ -19,7 +19,6 @@ probabilities are calibrated differently.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,8 +28,10 @@ from apache_beam.metrics import Metrics
 
 from filters.c4 import DEDUP_UNITS, C4Rules, dedup_units, load_bad_words, remove_units
 from filters.document import Document
+from filters.line_dedup import LineRows, first_occurrence_removals
 from pipeline.dofn import REJECTED
 from pipeline.readers.jsonl import parse_c4_json
+from pipeline.shard_dedup import JudgeShards, doc_tag, emit_rows, positions_of
 from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row
 
 SOURCE = "c4"
@@ -111,43 +112,35 @@ class C4Clean(beam.PTransform):
 
 # --- stage "c4_dedup" -------------------------------------------------------------------
 
-def _text_digest(text: str) -> int:
-    # Tells apart two pages that share an id (a URL crawled twice) in the joins below.
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-                          "little", signed=True)
+_UNITS = "units"
 
 
-def _doc_key(doc: Document) -> tuple[str, int]:
-    return doc.id, _text_digest(doc.text)
+class _Units(beam.DoFn):
+    """page -> (tag, page); per bundle, its units' hashes as packed rows by shard.
 
-
-def _unit_occurrences(doc: Document, unit: str, span_sentences: int):
-    doc_id, digest = _doc_key(doc)
-    for pos, (h, _) in enumerate(dedup_units(doc.text, unit, span_sentences)):
-        yield h, (doc_id, digest, pos)
-
-
-def _removal_orders(element):
-    """(unit hash, occurrences) -> ((id, digest), position) for every occurrence but the first.
-
-    First = smallest (id, digest, position): the smallest document id, then the
-    earliest position, so a unit repeated inside the first page keeps one copy too.
+    Units are C4's three-sentence spans (or lines), numbered in page order; the rows
+    carry the page's id, since "first" means the smallest id.
     """
-    _, occurrences = element
-    it = iter(occurrences)
-    next(it)
-    if next(it, None) is None:  # the common case: a unit seen once
-        return
-    # Two passes over the group (a runner may page a big one in again, rather than
-    # holding it); only the winner stays in memory.
-    winner = min(occurrences)
-    for occ in occurrences:
-        if occ != winner:  # an exact copy of the winner (same id and text) is handled in the join
-            yield (occ[0], occ[1]), occ[2]
+
+    def __init__(self, unit: str, span_sentences: int, shards: int):
+        self._unit, self._n, self._shards = unit, span_sentences, shards
+
+    def start_bundle(self):
+        self._rows = LineRows(self._shards)
+
+    def process(self, doc: Document):
+        tag = doc_tag(doc)
+        yield tag, doc
+        hashes = [h for h, _ in dedup_units(doc.text, self._unit, self._n)]
+        self._rows.add(tag, tag, hashes, doc.id)
+        yield from emit_rows(self._rows, _UNITS)
+
+    def finish_bundle(self):
+        yield from emit_rows(self._rows, _UNITS, final=True)
 
 
 class _RemoveSpans(beam.DoFn):
-    """((id, digest), {"doc": [...], "remove": [positions]}) -> trimmed page, or rejected."""
+    """(tag, {"doc": [pages], "remove": [(tag, positions)]}) -> trimmed page, or rejected."""
 
     def __init__(self, source: str, unit: str, span_sentences: int, min_sentences: int):
         self._source, self._unit, self._n, self._min = source, unit, span_sentences, min_sentences
@@ -163,17 +156,18 @@ class _RemoveSpans(beam.DoFn):
         yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc, DEDUP, reason))
 
     def process(self, element):
-        (doc_id, _), joined = element
+        _, joined = element
         docs = list(joined["doc"])
         if not docs:  # orders for a page that is not here: cannot happen, but never crash on it
             return
+        doc_id = docs[0].id
         for d in docs:
             yield stat_row(self._source, DEDUP, "in", 1, d.nbytes)
         doc, copies = docs[0], docs[1:]
         for copy in copies:  # same id and same text: the same page read twice
             yield from self._reject(dataclasses.replace(copy, meta={**copy.meta, "duplicate_of": doc_id}),
                                     "duplicate_document")
-        positions = set(joined["remove"])
+        positions = positions_of(data for _, data in joined["remove"])
         text, n_removed, sentences = remove_units(doc.text, positions, self._unit, self._n)
         out = dataclasses.replace(doc, text=text) if n_removed else doc
         src = self._source
@@ -205,15 +199,20 @@ class SpanDedup(beam.PTransform):
     `min_sentences` sentences are dropped (`too_few_sentences`, as TFDS does after
     dedup); two records with the same id and text keep one (`duplicate_document`).
 
-    Three shuffles, as cc's line dedup: unit hashes (one element per span per page),
-    removal orders, and pages joined to their orders. Extra stat rows: "lines_in",
-    "lines_removed" (lines, bytes).
+    Two shuffles, as cc's line dedup (pipeline.shard_dedup): the units as packed rows
+    grouped by hash shard (`shards`), each shard judged in memory
+    (`filters.line_dedup.first_occurrence_removals`), then the pages joined to their
+    removal orders. Extra stat rows: "lines_in", "lines_removed" (lines, bytes).
     """
 
     reasons = ("too_few_sentences", "duplicate_document", "empty")
 
-    def __init__(self, source: str = SOURCE, *, unit: str = "span", span_sentences: int = 3, min_sentences: int = 3):
+    def __init__(self, source: str = SOURCE, *, unit: str = "span", span_sentences: int = 3, min_sentences: int = 3,
+                 shards: int = 64):
         super().__init__()
+        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+            raise ValueError(f"c4.dedup.shards must be an integer >= 1, got {shards!r}")
+        self._shards = shards
         if unit not in DEDUP_UNITS:
             raise ValueError(f"c4.dedup.unit must be one of {DEDUP_UNITS}, got {unit!r}")
         if isinstance(span_sentences, bool) or not isinstance(span_sentences, int) or span_sentences < 1:
@@ -223,14 +222,15 @@ class SpanDedup(beam.PTransform):
         self._source, self._unit, self._n, self._min = source, unit, span_sentences, min_sentences
 
     def expand(self, docs) -> StageResult:
+        units = docs | "Units" >> beam.ParDo(_Units(self._unit, self._n, self._shards)).with_outputs(
+            _UNITS, main="pages")
         orders = (
-            docs
-            | "Units" >> beam.FlatMap(_unit_occurrences, self._unit, self._n)
-            | "GroupByUnit" >> beam.GroupByKey()
-            | "RemovalOrders" >> beam.FlatMap(_removal_orders)
+            units[_UNITS]
+            | "GroupByShard" >> beam.GroupByKey()
+            | "RemovalOrders" >> beam.ParDo(JudgeShards(first_occurrence_removals))
         )
         out = (
-            {"doc": docs | "KeyByDoc" >> beam.Map(lambda d: (_doc_key(d), d)), "remove": orders}
+            {"doc": units.pages, "remove": orders}
             | "JoinByDoc" >> beam.CoGroupByKey()
             | "RemoveSpans" >> beam.ParDo(_RemoveSpans(self._source, self._unit, self._n, self._min)).with_outputs(
                 REJECTED, STATS, main="kept")
@@ -259,7 +259,7 @@ class CurateC4(beam.PTransform):
     def __init__(self, source: str = SOURCE, *, model_path: str | Path | None = None,
                  min_words_per_line: int = 5, min_sentences: int = 3, max_word_length: int = 1000,
                  bad_words: Iterable[str] | None = None, languages: Iterable[str] = ("en",),
-                 threshold: float = 0.5, unit: str = "span", span_sentences: int = 3):
+                 threshold: float = 0.5, unit: str = "span", span_sentences: int = 3, shards: int = 64):
         super().__init__()
         from pipeline.cc import LanguageId
 
@@ -267,7 +267,8 @@ class CurateC4(beam.PTransform):
                         max_word_length=max_word_length, bad_words=bad_words)
         self._clean = C4Clean(rules, source)
         self._lid = LanguageId(source, model_path=model_path, languages=languages, threshold=threshold)
-        self._dedup = SpanDedup(source, unit=unit, span_sentences=span_sentences, min_sentences=min_sentences)
+        self._dedup = SpanDedup(source, unit=unit, span_sentences=span_sentences, min_sentences=min_sentences,
+                                shards=shards)
 
     def expand(self, docs) -> StageResult:
         return run_stages(docs, [("C4Rules", self._clean), ("LanguageId", self._lid), ("SpanDedup", self._dedup)])
@@ -291,5 +292,6 @@ def build_c4(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollecti
         threshold=c4["lid"]["threshold"],
         unit=c4["dedup"]["unit"],
         span_sentences=c4["dedup"]["span_sentences"],
+        shards=c4["dedup"]["shards"],
     )
     return result, read_stats

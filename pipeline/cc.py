@@ -11,21 +11,18 @@ always means the smallest document id.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.metrics import Metrics
-from apache_beam.transforms.window import GlobalWindows
 
 from filters.document import Document
 from filters.lid import LanguageIdFilter
-from filters.line_dedup import ROW, LineRows, remove_line_positions, removal_positions
+from filters.line_dedup import LineRows, remove_line_positions, removal_positions
 from filters.normalize import line_digests
 from pipeline.dofn import REJECTED, FilterStage
+from pipeline.shard_dedup import JudgeShards, doc_tag, emit_rows, positions_of
 from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row
 
 EXACT_DEDUP = "exact_dedup"
@@ -40,26 +37,6 @@ MIN_CHARS = 300
 SHARDS = 64
 
 _LINES = "lines"
-
-# Rows buffered per bundle before they are sent to the shuffle (28 bytes each).
-FLUSH_ROWS = 1 << 20
-# Removal orders buffered per bundle, in documents, before they are sent on.
-FLUSH_DOCS = 1 << 16
-
-
-def _doc_tag(doc: Document) -> int:
-    """Tells apart documents with one normalised text: their id and exact text, 64 bits.
-
-    Two records under one id and one text (a page read twice) share a tag, and are
-    the same document."""
-    h = hashlib.blake2b(doc.id.encode("utf-8", "surrogatepass"), digest_size=8)
-    h.update(zlib.crc32(doc.text.encode("utf-8", "surrogatepass")).to_bytes(4, "little"))
-    return int.from_bytes(h.digest(), "little", signed=True)
-
-
-def _global(value):
-    return GlobalWindows.windowed_value(value)
-
 
 class _Fingerprint(beam.DoFn):
     """doc -> (text key, (tag, doc)); per bundle, its line rows by shard.
@@ -78,51 +55,14 @@ class _Fingerprint(beam.DoFn):
 
     def process(self, doc: Document):
         yield stat_row(self._source, EXACT_DEDUP, "in", 1, doc.nbytes)
-        tag = _doc_tag(doc)
+        tag = doc_tag(doc)
         text_key, hashes = line_digests(doc.text)
         yield text_key, (tag, doc)
         self._rows.add(text_key, tag, hashes, doc.id if self._keep_first else None)
-        if len(self._rows) >= FLUSH_ROWS:
-            for shard, rows, ids in self._rows.drain():
-                yield beam.pvalue.TaggedOutput(_LINES, (shard, (rows, ids)))
+        yield from emit_rows(self._rows, _LINES)
 
     def finish_bundle(self):
-        for shard, rows, ids in self._rows.drain():
-            yield beam.pvalue.TaggedOutput(_LINES, _global((shard, (rows, ids))))
-
-
-class _RemovalOrders(beam.DoFn):
-    """(shard, [(rows, ids)]) -> (text key, (tag, positions to remove as uint32 bytes)), per bundle.
-
-    Each shard is judged in memory (filters.line_dedup.removal_positions); a
-    document's orders from all the shards of a bundle leave as one element.
-    """
-
-    def start_bundle(self):
-        self._orders: dict[tuple[int, int], list[np.ndarray]] = {}
-
-    def process(self, element):
-        _, parts = element
-        parts = list(parts)
-        rows = np.concatenate([np.frombuffer(rows, ROW) for rows, _ in parts])
-        ids = None
-        if parts[0][1] is not None:
-            ids = {}
-            for _, part_ids in parts:
-                ids.update(part_ids)
-        for doc, positions in removal_positions(rows, ids).items():
-            self._orders.setdefault(doc, []).append(positions)
-        if len(self._orders) >= FLUSH_DOCS:
-            yield from self._drain()
-
-    def _drain(self):
-        orders, self._orders = self._orders, {}
-        for (text_key, tag), positions in orders.items():
-            yield text_key, (tag, np.concatenate(positions).tobytes())
-
-    def finish_bundle(self):
-        for order in self._drain():
-            yield _global(order)
+        yield from emit_rows(self._rows, _LINES, final=True)
 
 
 class _Apply(beam.DoFn):
@@ -157,8 +97,7 @@ class _Apply(beam.DoFn):
         self._exact_kept.inc()
         yield stat_row(self._source, EXACT_DEDUP, "kept", 1, doc.nbytes)
         yield stat_row(self._source, LINE_DEDUP, "in", 1, doc.nbytes)
-        remove = {i for order_tag, positions in joined["remove"] if order_tag == tag
-                  for i in np.frombuffer(positions, np.uint32).tolist()}
+        remove = positions_of(positions for order_tag, positions in joined["remove"] if order_tag == tag)
         yield from self._remove_lines(doc, remove)
 
     def _remove_lines(self, doc: Document, remove: set[int]):
@@ -223,7 +162,7 @@ class Dedup(beam.PTransform):
         orders = (
             prints[_LINES]
             | "GroupByShard" >> beam.GroupByKey()
-            | "RemovalOrders" >> beam.ParDo(_RemovalOrders())
+            | "RemovalOrders" >> beam.ParDo(JudgeShards(removal_positions))
         )
         out = (
             {"doc": prints.by_text, "remove": orders}

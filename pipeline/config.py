@@ -66,7 +66,7 @@ DEFAULTS: dict[str, Any] = {
         "rules": {"min_words_per_line": 5, "min_sentences": 3, "max_word_length": 1000,
                   "bad_words": "configs/c4_badwords_en.txt"},
         "lid": {"languages": ["en"], "threshold": 0.5},
-        "dedup": {"unit": "span", "span_sentences": 3},
+        "dedup": {"unit": "span", "span_sentences": 3, "shards": 64},
     },
     "github": {
         "licenses": ["Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT"],
@@ -175,9 +175,10 @@ def validate(config: dict[str, Any]) -> None:
         raise ConfigError(f"cc.lid.threshold must be in [0, 1], got {threshold!r}")
     if config["cc"]["line_dedup"]["min_chars"] < 0:
         raise ConfigError("cc.line_dedup.min_chars must be >= 0")
-    shards = config["cc"]["line_dedup"]["shards"]
-    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-        raise ConfigError(f"cc.line_dedup.shards must be an integer >= 1, got {shards!r}")
+    for key, shards in (("cc.line_dedup.shards", config["cc"]["line_dedup"]["shards"]),
+                        ("c4.dedup.shards", config["c4"]["dedup"]["shards"])):
+        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+            raise ConfigError(f"{key} must be an integer >= 1, got {shards!r}")
 
 
 def active_sources(config: dict[str, Any]) -> list[str]:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filters.line_dedup import ROW, LineRows, removal_positions
+from filters.line_dedup import ROW, LineRows, first_occurrence_removals, removal_positions
 from filters.normalize import line_digests
 
 
@@ -111,3 +111,49 @@ lines = st.sampled_from(["Home", "home!", "About us", "Contact 2024", "Contact 1
        st.integers(1, 9), st.booleans())
 def test_sharded_verdicts_equal_the_plain_rule(docs, shards, keep_first):
     assert sharded(docs, shards, keep_first) == reference(docs, keep_first)
+
+
+# ------------------------------------------------------------- C4: first occurrence
+
+def first_occurrence_sharded(pages: list[tuple[str, list[int]]], shards: int) -> dict[tuple[int, int], list[int]]:
+    """pages: (id, unit hashes in order); the same id twice is the same record read twice."""
+    rows = LineRows(shards)
+    for page_id, hashes in pages:
+        rows.add(tag(page_id), tag(page_id), hashes, page_id)
+    out: dict[tuple[int, int], list[int]] = {}
+    for _, payload, ids in rows.drain():
+        for k, positions in first_occurrence_removals(np.frombuffer(payload, ROW), ids).items():
+            out.setdefault(k, []).extend(positions.tolist())
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def first_occurrence_reference(pages: list[tuple[str, list[int]]]) -> dict[tuple[int, int], list[int]]:
+    """Every occurrence but the first (smallest id, then position) goes; a record read
+    twice repeats the first occurrence exactly and keeps it too."""
+    first: dict[int, tuple[str, int]] = {}
+    for page_id, hashes in pages:
+        for pos, h in enumerate(hashes):
+            first[h] = min(first.get(h, (page_id, pos)), (page_id, pos))
+    out: dict[tuple[int, int], list[int]] = {}
+    for page_id, hashes in pages:
+        for pos, h in enumerate(hashes):
+            if first[h] != (page_id, pos):
+                out.setdefault((tag(page_id), tag(page_id)), []).append(pos)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def test_first_occurrence_keeps_the_smallest_id_earliest_copy_only():
+    pages = [("b", [1, 2, 1]), ("a", [2, 3]), ("c", [3, 4]), ("a", [2, 3])]  # "a" read twice
+    got = first_occurrence_sharded(pages, 2)
+    assert got == first_occurrence_reference(pages)
+    assert got == {(tag("b"), tag("b")): [1, 2], (tag("c"), tag("c")): [0]}  # b's 2nd unit and repeat; c's 3
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcdef"), st.lists(st.integers(0, 6), max_size=6)), max_size=8),
+       st.integers(1, 5))
+def test_first_occurrence_sharded_equals_the_plain_rule(pages, shards):
+    # One id, one text: a repeated id carries the same units (a record read twice).
+    units = {}
+    pages = [(page_id, units.setdefault(page_id, hashes)) for page_id, hashes in pages]
+    assert first_occurrence_sharded(pages, shards) == first_occurrence_reference(pages)

@@ -140,7 +140,7 @@ def test_line_dedup_default_min_chars_is_300_after_stripping():
 def test_line_dedup_verdicts_do_not_depend_on_shards_or_flushes(monkeypatch, keep_first):
     """One shard or many, rows and orders flushed after every few lines or documents:
     the same documents come out (the flushes send a shard's rows in several parts)."""
-    import pipeline.cc
+    import pipeline.shard_dedup
 
     def run(**kwargs):
         with BeamTestPipeline(runner="FnApiRunner") as p:
@@ -152,8 +152,8 @@ def test_line_dedup_verdicts_do_not_depend_on_shards_or_flushes(monkeypatch, kee
          cc("2", "Beta unique content here\n\n"), cc("4", D4)])]
     run(shards=1)
     run(shards=7)
-    monkeypatch.setattr(pipeline.cc, "FLUSH_ROWS", 2)
-    monkeypatch.setattr(pipeline.cc, "FLUSH_DOCS", 1)
+    monkeypatch.setattr(pipeline.shard_dedup, "FLUSH_ROWS", 2)
+    monkeypatch.setattr(pipeline.shard_dedup, "FLUSH_DOCS", 1)
     run(shards=3)
 
 
