@@ -5,8 +5,9 @@ documents contain which lines (each distinct line once, with where it occurs);
 `remove_line_positions` applies the verdict without hashing the text again.
 `distinct_line_hashes` and `remove_lines` are the same by hash. `LineRows` packs
 many documents' lines into fixed-size rows split into shards by line hash, and
-`removal_positions` judges one shard; the shuffle that brings a shard's rows
-together is the pipeline's (pipeline.cc). All are pure, so the same logic runs in a
+`removal_positions` (cc_net) or `first_occurrence_removals` (C4) judges one shard;
+the shuffle that brings a shard's rows together is the pipeline's
+(pipeline.shard_dedup). All are pure, so the same logic runs in a
 unit test, in Beam, or in a Spark job.
 """
 from __future__ import annotations
@@ -27,13 +28,8 @@ def line_positions(text: str) -> dict[int, list[int]]:
     dedup removes boilerplate shared *across* pages, and leaves repetition inside a
     page to the quality filters.
     """
-    return group_positions(line_hashes(text))
-
-
-def group_positions(hashes: list[int | None]) -> dict[int, list[int]]:
-    """Line hashes (None for blank lines) -> hash: the indices where it occurs."""
     positions: dict[int, list[int]] = {}
-    for i, h in enumerate(hashes):
+    for i, h in enumerate(line_hashes(text)):
         if h is not None:
             positions.setdefault(h, []).append(i)
     return positions
@@ -75,6 +71,15 @@ def remove_lines(text: str, remove: Container[int]) -> tuple[str, int]:
 # exact copies share) and a 64-bit tag that tells apart the copies.
 
 ROW = np.dtype([("line", "<i8"), ("text", "<i8"), ("doc", "<i8"), ("pos", "<u4")])
+# Shards of a laptop-sized run; a full crawl wants tens of thousands (configs/llama.yaml).
+DEFAULT_SHARDS = 64
+
+
+def check_shards(shards: object, name: str = "shards") -> int:
+    """`shards` if it is an integer >= 1, else a ValueError naming the setting."""
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {shards!r}")
+    return shards
 
 
 class LineRows:
@@ -85,9 +90,7 @@ class LineRows:
     """
 
     def __init__(self, shards: int):
-        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-            raise ValueError(f"line dedup shards must be an integer >= 1, got {shards!r}")
-        self.shards = shards
+        self.shards = check_shards(shards)
         self._lines, self._pos = array("q"), array("I")
         self._texts, self._docs = array("q"), array("q")
         self._counts: list[int] = []
@@ -187,8 +190,8 @@ def first_occurrence_removals(rows: np.ndarray, ids: dict[int, str]) -> dict[tup
     rank = rank_of[np.searchsorted(tags, rows["doc"])]
     rows = rows[np.lexsort((rows["pos"], rank, rows["line"]))]
     line = rows["line"]
-    run = np.cumsum(np.r_[True, line[1:] != line[:-1]]) - 1
-    first = np.flatnonzero(np.r_[True, line[1:] != line[:-1]])[run]
+    new_line = np.r_[True, line[1:] != line[:-1]]
+    first = np.flatnonzero(new_line)[np.cumsum(new_line) - 1]
     gone = rows[(rows["doc"] != rows["doc"][first]) | (rows["pos"] != rows["pos"][first])]
     return _by_document(gone)
 

@@ -28,7 +28,7 @@ from apache_beam.metrics import Metrics
 
 from filters.c4 import DEDUP_UNITS, C4Rules, dedup_units, load_bad_words, remove_units
 from filters.document import Document
-from filters.line_dedup import LineRows, first_occurrence_removals
+from filters.line_dedup import DEFAULT_SHARDS, LineRows, check_shards, first_occurrence_removals
 from pipeline.dofn import REJECTED
 from pipeline.readers.jsonl import parse_c4_json
 from pipeline.shard_dedup import JudgeShards, doc_tag, emit_rows, positions_of
@@ -208,11 +208,9 @@ class SpanDedup(beam.PTransform):
     reasons = ("too_few_sentences", "duplicate_document", "empty")
 
     def __init__(self, source: str = SOURCE, *, unit: str = "span", span_sentences: int = 3, min_sentences: int = 3,
-                 shards: int = 64):
+                 shards: int = DEFAULT_SHARDS):
         super().__init__()
-        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-            raise ValueError(f"c4.dedup.shards must be an integer >= 1, got {shards!r}")
-        self._shards = shards
+        self._shards = check_shards(shards, "c4.dedup.shards")
         if unit not in DEDUP_UNITS:
             raise ValueError(f"c4.dedup.unit must be one of {DEDUP_UNITS}, got {unit!r}")
         if isinstance(span_sentences, bool) or not isinstance(span_sentences, int) or span_sentences < 1:
@@ -259,7 +257,7 @@ class CurateC4(beam.PTransform):
     def __init__(self, source: str = SOURCE, *, model_path: str | Path | None = None,
                  min_words_per_line: int = 5, min_sentences: int = 3, max_word_length: int = 1000,
                  bad_words: Iterable[str] | None = None, languages: Iterable[str] = ("en",),
-                 threshold: float = 0.5, unit: str = "span", span_sentences: int = 3, shards: int = 64):
+                 threshold: float = 0.5, unit: str = "span", span_sentences: int = 3, shards: int = DEFAULT_SHARDS):
         super().__init__()
         from pipeline.cc import LanguageId
 

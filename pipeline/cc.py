@@ -19,7 +19,7 @@ from apache_beam.metrics import Metrics
 
 from filters.document import Document
 from filters.lid import LanguageIdFilter
-from filters.line_dedup import LineRows, remove_line_positions, removal_positions
+from filters.line_dedup import DEFAULT_SHARDS, LineRows, check_shards, remove_line_positions, removal_positions
 from filters.normalize import line_digests
 from pipeline.dofn import REJECTED, FilterStage
 from pipeline.shard_dedup import JudgeShards, doc_tag, emit_rows, positions_of
@@ -32,9 +32,6 @@ LID = "lid"
 # Documents shorter than this after line dedup are dropped: cc_net's
 # `mine.Config.min_len` (300 characters), which cc_net applies when reading.
 MIN_CHARS = 300
-# Line-hash shards of the line-dedup shuffle: each is judged in one worker's memory,
-# 28 bytes per line occurrence, so lines / shards * 28 bytes must fit a worker.
-SHARDS = 64
 
 _LINES = "lines"
 
@@ -145,10 +142,9 @@ class Dedup(beam.PTransform):
     """
 
     def __init__(self, source: str = "cc", keep_first: bool = False, min_chars: int = MIN_CHARS,
-                 shards: int = SHARDS):
+                 shards: int = DEFAULT_SHARDS):
         super().__init__()
-        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-            raise ValueError(f"cc.line_dedup.shards must be an integer >= 1, got {shards!r}")
+        check_shards(shards, "cc.line_dedup.shards")
         if not isinstance(keep_first, bool):
             raise ValueError(f"cc.line_dedup.keep_first must be true or false, got {keep_first!r}")
         if isinstance(min_chars, bool) or not isinstance(min_chars, int) or min_chars < 0:
@@ -205,7 +201,7 @@ class CurateCC(beam.PTransform):
 
     def __init__(self, source: str = "cc", *, model_path: str | Path | None = None,
                  languages: Iterable[str] = ("en",), threshold: float = 0.5,
-                 keep_first: bool = False, min_chars: int = MIN_CHARS, shards: int = SHARDS):
+                 keep_first: bool = False, min_chars: int = MIN_CHARS, shards: int = DEFAULT_SHARDS):
         super().__init__()
         self._dedup = Dedup(source, keep_first=keep_first, min_chars=min_chars, shards=shards)
         self._lid = LanguageId(source, model_path=model_path, languages=languages, threshold=threshold)

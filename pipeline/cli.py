@@ -14,6 +14,7 @@ A stage already finished with the same config is skipped (use --force to redo it
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -51,8 +52,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cards(out: Path) -> dict:
-    import json
-
     cards_path = out / "models" / "cards.json"
     if not cards_path.exists():
         raise SystemExit(f"{out}/models is missing: run `python -m pipeline models` first (or `run`)")
@@ -61,8 +60,6 @@ def _cards(out: Path) -> dict:
 
 def _stored_summary(stage: str, out: Path) -> str:
     """A finished stage's summary, from what it wrote (so a rerun that skips it shows the same)."""
-    import json
-
     if stage == "models":
         from pipeline.reference_models import format_cards
 

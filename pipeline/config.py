@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from filters.line_dedup import DEFAULT_SHARDS, check_shards
 from filters.stackexchange import LARGEST_SITES
 
 SOURCES = ("cc", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
@@ -56,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "cc": {
         "main_content": True,
-        "line_dedup": {"keep_first": False, "min_chars": 300, "shards": 64},
+        "line_dedup": {"keep_first": False, "min_chars": 300, "shards": DEFAULT_SHARDS},
         "lid": {"languages": ["en"], "threshold": 0.5},
         "perplexity": {"percentiles": [30, 60], "cutoffs": {}, "keep": ["head", "middle"], "sample_size": 100_000},
         "wikiref": {"threshold": 0.25},
@@ -66,7 +67,7 @@ DEFAULTS: dict[str, Any] = {
         "rules": {"min_words_per_line": 5, "min_sentences": 3, "max_word_length": 1000,
                   "bad_words": "configs/c4_badwords_en.txt"},
         "lid": {"languages": ["en"], "threshold": 0.5},
-        "dedup": {"unit": "span", "span_sentences": 3, "shards": 64},
+        "dedup": {"unit": "span", "span_sentences": 3, "shards": DEFAULT_SHARDS},
     },
     "github": {
         "licenses": ["Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT"],
@@ -177,8 +178,10 @@ def validate(config: dict[str, Any]) -> None:
         raise ConfigError("cc.line_dedup.min_chars must be >= 0")
     for key, shards in (("cc.line_dedup.shards", config["cc"]["line_dedup"]["shards"]),
                         ("c4.dedup.shards", config["c4"]["dedup"]["shards"])):
-        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-            raise ConfigError(f"{key} must be an integer >= 1, got {shards!r}")
+        try:
+            check_shards(shards, key)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
 
 
 def active_sources(config: dict[str, Any]) -> list[str]:

@@ -39,11 +39,11 @@ def doc_tag(doc: Document) -> int:
     return int.from_bytes(h.digest(), "little", signed=True)
 
 
-def emit_rows(rows: LineRows, tag: str, *, final: bool = False, force: bool = False):
+def emit_rows(rows: LineRows, tag: str, *, final: bool = False):
     """Drain `rows` on tagged output `tag` as (shard, (rows bytes, ids)) once it holds
-    FLUSH_ROWS rows, or always with `force`/`final`. From finish_bundle pass
-    `final=True`: the elements are then windowed, as Beam asks there."""
-    if not (force or final or len(rows) >= FLUSH_ROWS):
+    FLUSH_ROWS rows, or always with `final`, from finish_bundle: the elements are
+    then windowed, as Beam asks there."""
+    if not (final or len(rows) >= FLUSH_ROWS):
         return
     for shard, data, ids in rows.drain():
         value = (shard, (data, ids))
