@@ -13,12 +13,13 @@ DEMO_STEPS ?= 600
 PYTEST_ARGS ?=
 KENLM := .cache/kenlm/bin/lmplz
 
-.PHONY: setup sample demo test clean help
+.PHONY: setup sample demo test golden clean help
 
 help:
 	@echo "make demo   set up, build the real sample, run the pipeline end to end, train a tiny model"
 	@echo "make test   set up, build the real sample, run the test suite"
 	@echo "make setup  only create .venv and install the project"
+	@echo "make golden run the pipeline on the sample and compare its outputs with tests/golden/sample.json"
 	@echo "make clean  remove outputs (keeps .venv and the download cache)"
 
 setup: $(STAMP) $(KENLM)
@@ -55,6 +56,13 @@ demo: setup sample
 
 test: setup sample
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A refactor must leave the demo's outputs byte-identical: the pipeline's outputs on
+# the sample against the committed digest (tools/output_digest.py says what it covers).
+golden: setup sample
+	rm -rf out/golden
+	$(BIN)/python -m pipeline run --config configs/sample.yaml --output out/golden --quiet > /dev/null
+	$(BIN)/python tools/output_digest.py out/golden --check tests/golden/sample.json
 
 clean:
 	rm -rf out/ data/ .pytest_cache

@@ -85,6 +85,18 @@ def test_outputs_follow_the_design_layout(demo_out):
     assert not list(out.glob(".tmp-*")), "staging directories left behind"
 
 
+def test_outputs_equal_the_golden_digest(demo_out):
+    """Refactors must not change what the demo writes (tools/output_digest.py; `make golden`).
+
+    A change meant to alter outputs updates tests/golden/sample.json in the same commit:
+    `python tools/output_digest.py OUT --write tests/golden/sample.json`."""
+    from tools.output_digest import differences, digest
+
+    out, _ = demo_out
+    expected = json.loads((ROOT / "tests" / "golden" / "sample.json").read_text())
+    assert differences(expected, digest(out)) == []
+
+
 def test_every_stage_balances_and_the_summary_reports_it(demo_out):
     out, stdout = demo_out
     stats = json.loads((out / "stats.json").read_text())
