@@ -133,7 +133,7 @@ def bench_lsh(n_docs: int) -> None:
         start = time.perf_counter()
         with beam.Pipeline(options=make_options([])) as p:
             result = (p | beam.Create([path]) | beam.io.ReadAllFromParquet() | beam.Map(row_to_document)
-                      | NearDedup(params))
+                      | NearDedup(params, "books"))
             # Only numbers in the closure: a lambda holding `docs` would pickle them all into the pipeline.
             total, planted = len(docs), sum(d.id.endswith("-copy") for d in docs)
             (result.rejected | beam.combiners.Count.Globally()

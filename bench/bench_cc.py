@@ -66,7 +66,7 @@ def run_raw(files: list[str], lid_path: str, workers: int) -> dict:
 def run_beam(files: list[str], lid_path: str, beam_args: list[str], streaming_only: bool) -> dict:
     import apache_beam as beam
 
-    from pipeline.cc import CurateCC, LanguageId
+    from pipeline.cc import CCSettings, CurateCC, LanguageId, LidSettings
     from pipeline.parquet import DOCUMENT_SCHEMA, document_to_row
     from pipeline.read import ReadDocuments
     from pipeline.readers.warc import make_parser
@@ -77,9 +77,9 @@ def run_beam(files: list[str], lid_path: str, beam_args: list[str], streaming_on
     with beam.Pipeline(options=make_options(beam_args)) as p:
         docs = p | ReadDocuments(files, make_parser(source="cc"), "cc")
         if streaming_only:
-            result = docs | LanguageId("cc", model_path=lid_path)
+            result = docs | LanguageId("cc", LidSettings(), lid_path)
         else:
-            result = docs | CurateCC("cc", model_path=lid_path)
+            result = docs | CurateCC("cc", CCSettings(), lid_path)
         (result.kept | beam.Map(document_to_row)
          | beam.io.WriteToParquet(f"{out}/part", DOCUMENT_SCHEMA, file_name_suffix=".parquet"))
     return {"seconds": time.perf_counter() - start}

@@ -26,7 +26,7 @@ Prints, on the same text:
 from __future__ import annotations
 
 import argparse
-import copy
+import dataclasses
 import glob
 import json
 import sys
@@ -37,41 +37,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-QUALITY_DEFAULTS = {  # what the sample config sets, for a config that predates the quality keys
-    "models": {"kenlm": {}, "sentencepiece": {}, "wikiref": None, "train": {
-        "perplexity": {"max_bytes": 200_000_000, "vocab_size": 8000, "order": 5, "discount_fallback": "auto",
-                       "memory": "1G", "kenlm_bin": None},
-        "wikiref": {"positives": "wikipedia", "reference_urls": [], "max_per_class": 20000, "heldout_fraction": 0.2,
-                    "epoch": 25, "lr": 0.5, "word_ngrams": 2, "dim": 50, "bucket": 200000, "min_count": 1,
-                    "threads": 1}}},
-    "cc": {"perplexity": {"percentiles": [30, 60], "cutoffs": {}, "keep": ["head", "middle"], "sample_size": 100000},
-           "wikiref": {"threshold": 0.25}},
-}
-
-
-def _fill(config: dict, defaults: dict) -> dict:
-    for key, value in defaults.items():
-        if key not in config:
-            config[key] = copy.deepcopy(value)
-        elif isinstance(value, dict) and value and isinstance(config[key], dict):
-            _fill(config[key], value)
-    return config
-
-
-def sample_config() -> dict:
+def sample_config():
     from pipeline.config import load_config
 
-    return _fill(load_config(ROOT / "configs" / "sample.yaml"), QUALITY_DEFAULTS)
+    return load_config(ROOT / "configs" / "sample.yaml")
 
 
-def get_cards(models_dir: str | None, config: dict) -> dict:
+def get_cards(models_dir: str | None, config) -> dict:
     if models_dir:
         return json.loads((Path(models_dir) / "cards.json").read_text())
     from pipeline.lid_model import default_lid_model
     from pipeline.reference_models import train_reference_models
+    from pipeline.settings import as_plain
 
-    cwd_config = copy.deepcopy(config)
-    cwd_config["inputs"] = {k: [str(ROOT / p) for p in v] for k, v in config["inputs"].items()}
+    absolute = {k: [str(ROOT / p) for p in v] for k, v in as_plain(config.inputs).items()}
+    cwd_config = dataclasses.replace(config, inputs=dataclasses.replace(config.inputs, **absolute))
     return train_reference_models(cwd_config, ROOT / ".cache" / "bench-quality" / "models",
                                   lid_model=default_lid_model())
 
@@ -153,8 +133,6 @@ def normalise_only(texts: list[str]) -> float:
 
 def plain_filters(files: list[str], cards: dict, config: dict) -> float:
     """The stages' filter code (normalise + tokenize + score, classify) in one plain process."""
-    import dataclasses
-
     from filters.perplexity import PerplexityScorer
     from filters.wikiref import WikiRefFilter
     from pipeline.parquet import iter_parquet_rows, row_to_document
@@ -162,7 +140,7 @@ def plain_filters(files: list[str], cards: dict, config: dict) -> float:
     docs = [row_to_document(row) for f in files for row in iter_parquet_rows(f)]
     en = cards["perplexity"]["en"]
     scorer = PerplexityScorer({"en": (en["sentencepiece"]["path"], en["kenlm"]["path"])})
-    wikiref = WikiRefFilter(cards["wikiref"]["path"], config["cc"]["wikiref"]["threshold"])
+    wikiref = WikiRefFilter(cards["wikiref"]["path"], config.cc.wikiref.threshold)
     scorer.setup()
     wikiref.setup()
     start = time.perf_counter()
@@ -171,13 +149,13 @@ def plain_filters(files: list[str], cards: dict, config: dict) -> float:
     return time.perf_counter() - start
 
 
-def pipeline(files: list[str], what: str, config: dict, cards: dict, tmp: Path) -> tuple[float, int]:
+def pipeline(files: list[str], what: str, config, cards: dict, tmp: Path) -> tuple[float, int]:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from filters.perplexity import PerplexityScorer
     from pipeline.parquet import row_to_document
-    from pipeline.quality import Buckets, WikiRef, _Score, from_config
+    from pipeline.quality import Buckets, WikiRef, _Score, from_cards
 
     models = {lang: (c["sentencepiece"]["path"], c["kenlm"]["path"]) for lang, c in cards["perplexity"].items()}
     out = tmp / f"count-{what}-{time.monotonic_ns()}"
@@ -187,19 +165,15 @@ def pipeline(files: list[str], what: str, config: dict, cards: dict, tmp: Path) 
         if what in ("read", "read_scored"):
             outs = [docs]
         elif what == "buckets":  # the percentile pass alone, on documents scored beforehand
-            ppl = config["cc"]["perplexity"]
-            result = docs | Buckets("cc", percentiles=ppl["percentiles"], keep=ppl["keep"],
-                                    sample_size=ppl["sample_size"])
+            result = docs | Buckets("cc", config.cc.perplexity)
             outs = [result.kept, result.rejected, result.stats]
         elif what == "score":
             scored = docs | beam.ParDo(_Score(PerplexityScorer(models)))
-            result = scored | WikiRef("cc", model_path=cards["wikiref"]["path"],
-                                      threshold=config["cc"]["wikiref"]["threshold"])
+            result = scored | WikiRef("cc", config.cc.wikiref, cards["wikiref"]["path"])
             outs = [result.kept, result.rejected, result.stats]
         else:  # every bucket kept, so wikiref scores the same documents as in "score"
-            config = copy.deepcopy(config)
-            config["cc"]["perplexity"]["keep"] = ["head", "middle", "tail"]
-            result = docs | from_config(config, cards)
+            every_bucket = dataclasses.replace(config.cc.perplexity, keep=("head", "middle", "tail"))
+            result = docs | from_cards("cc", every_bucket, config.cc.wikiref, cards)
             outs = [result.kept, result.rejected, result.stats]
         # Counted where they are produced: a Flatten of the documents would make the local
         # runner encode them all once more, which is the bench's cost, not the stage's.

@@ -106,8 +106,7 @@ def main() -> int:
     llama, matched, cases = llama_tokenizer()
     assert matched == cases, "LLaMA vocabulary rebuild does not match llama.cpp's references"
     model_proto = llama.serialized_model_proto()
-    config = load_config(None, [])
-    config["shards"] = {"target_tokens_per_shard": 2_000_000, "val_fraction": 0.005}
+    config = load_config(None, ["shards.target_tokens_per_shard=2000000", "shards.val_fraction=0.005"])
     with tempfile.TemporaryDirectory(prefix="bench-shards-") as tmp:
         base = Path(tmp) / "base"
         build_out(base, args.mb, model_proto)

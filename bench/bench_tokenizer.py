@@ -243,13 +243,12 @@ def main() -> int:
         compare(ours, llama, held)
 
     if args.out:
-        from pipeline.config import load_config
-        from pipeline.mix import section
+        from pipeline.config import config_from
         from pipeline.tokenizer_stage import curated_files, held_out_texts
 
-        config = json.loads((args.out / "run.json").read_text())["config"] if (args.out / "run.json").exists() \
-            else load_config(None, [])
-        seed, val = int(config.get("seed", 0)), float(section(config, "shards")["val_fraction"])
+        run = args.out / "run.json"
+        config = config_from(json.loads(run.read_text())["config"] if run.exists() else {})
+        seed, val = config.seed, config.shards.val_fraction
         demo = spm.SentencePieceProcessor(model_file=str(args.out / "tokenizer" / "tokenizer.model"))
         held_demo = {s: list(held_out_texts(p, seed, val, HELD_OUT_CAP)) for s, p in curated_files(args.out).items()}
         print(f"\n{args.out}: its {demo.get_piece_size()}-piece tokenizer against LLaMA's on validation documents:")

@@ -34,3 +34,19 @@ class Document:
 def digest_id(source: str, key: str) -> str:
     """A stable document id from a key that is not itself a safe id (a URL, a path)."""
     return f"{source}/{hashlib.blake2b(key.encode('utf-8'), digest_size=8).hexdigest()}"
+
+
+# Purposes of `id_hash` (blake2b's personalisation): each is its own independent
+# "random" order of the documents. Changing one moves what it selects.
+PURPOSES = {
+    "": b"",  # dry-run sampling, the wikiref training sample
+    "heldout": b"heldout",  # the wikiref classifier's held-out split
+    "ppl-sample": b"ppl-sample",  # documents whose perplexities set the cutoffs
+    "order": b"order",  # the wikiref training file's order
+}
+
+
+def id_hash(doc_id: str, purpose: str = "") -> int:
+    """A stable unsigned 64-bit hash of a document id, one independent one per purpose."""
+    digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8, person=PURPOSES[purpose]).digest()
+    return int.from_bytes(digest, "little")

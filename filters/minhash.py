@@ -48,17 +48,17 @@ class MinHashParams:
         for name in ("shingle_size", "num_perm", "bands", "rows", "max_bucket_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"books.near_dedup.{name} must be an integer >= 1, got {value!r}")
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if self.max_bucket_size < 2:
-            raise ValueError(f"books.near_dedup.max_bucket_size must be >= 2, got {self.max_bucket_size}")
+            raise ValueError(f"max_bucket_size must be >= 2, got {self.max_bucket_size}")
         if self.bands * self.rows > self.num_perm:
             raise ValueError(
-                f"books.near_dedup: bands * rows ({self.bands} * {self.rows}) must not exceed num_perm ({self.num_perm})"
+                f"bands * rows ({self.bands} * {self.rows}) must not exceed num_perm ({self.num_perm})"
             )
         if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"books.near_dedup.threshold must be in (0, 1], got {self.threshold!r}")
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"books.near_dedup.seed must be an integer, got {self.seed!r}")
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
 
 
 def s_curve_threshold(bands: int, rows: int) -> float:

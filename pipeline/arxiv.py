@@ -6,6 +6,8 @@ was read as latin-1 (filters.latex.decode_tex), counted on the stage's input.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import apache_beam as beam
 
 from filters.latex import ArxivFilter
@@ -15,6 +17,12 @@ from pipeline.readers.arxiv import parse_arxiv
 from pipeline.stats import StageResult, sum_pairs
 
 SOURCE = "arxiv"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArxivSettings:
+    """Config `arxiv`: nothing to set; the cleaning is RedPajama's and LLaMA-1's."""
+
 
 class CurateArxiv(beam.PTransform):
     def expand(self, papers) -> StageResult:
@@ -28,7 +36,7 @@ class CurateArxiv(beam.PTransform):
         return StageResult(result.kept, result.rejected, (result.stats, latin1) | "AllStats" >> beam.Flatten())
 
 
-def build_arxiv(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollection]:
+def build_arxiv(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
     """Builder for pipeline/curate.py: read inputs.arxiv, clean."""
     papers, read_stats = read_source(p, config, SOURCE, parse_arxiv)
     return papers | "CurateArxiv" >> CurateArxiv(), read_stats

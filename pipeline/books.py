@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
@@ -40,6 +41,7 @@ from filters.document import Document
 from filters.minhash import SIGNATURE_DTYPE, MinHasher, MinHashParams, band_keys, estimated_jaccard
 from pipeline.dofn import REJECTED, FilterStage
 from pipeline.readers.books import parse_books
+from pipeline.settings import section
 from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row, sum_pairs
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,13 @@ SOURCE = "books"
 GUTENBERG = GutenbergStrip.stage
 NEAR_DEDUP = "near_dedup"
 OVERSIZED_LOG_LIMIT = 5  # per worker
+
+
+@dataclass(frozen=True, kw_only=True)
+class BooksSettings:
+    """Config `books`: near-duplicate removal at 90% content overlap (LLaMA-1)."""
+
+    near_dedup: MinHashParams = section(MinHashParams)
 
 
 class Gutenberg(beam.PTransform):
@@ -196,7 +205,7 @@ class NearDedup(beam.PTransform):
     "oversized_bucket_documents" (the documents in them).
     """
 
-    def __init__(self, params: MinHashParams = MinHashParams(), source: str = SOURCE):
+    def __init__(self, params: MinHashParams, source: str):
         super().__init__()
         self._params, self._source = params, source
 
@@ -230,24 +239,18 @@ class NearDedup(beam.PTransform):
 class CurateBooks(beam.PTransform):
     """Gutenberg -> NearDedup; rejects and stats of both, flattened."""
 
-    def __init__(self, source: str = SOURCE, params: MinHashParams = MinHashParams()):
+    def __init__(self, source: str, settings: BooksSettings):
         super().__init__()
         self._gutenberg = Gutenberg(source)
-        self._near = NearDedup(params, source)
+        self._near = NearDedup(settings.near_dedup, source)
 
     def expand(self, docs) -> StageResult:
         return run_stages(docs, [("Gutenberg", self._gutenberg), ("NearDedup", self._near)])
 
 
-def params_from_config(near: dict) -> MinHashParams:
-    return MinHashParams(**near)
-
-
-def build_books(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollection]:
-    """The Books source for pipeline.curate: read inputs.books, curate with config["books"]."""
+def build_books(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
+    """The Books source for pipeline.curate: read inputs.books, curate with config.books."""
     from pipeline.read import read_source
 
     docs, read_stats = read_source(p, config, SOURCE, parse_books)
-    result = docs | "CurateBooks" >> CurateBooks(SOURCE, params_from_config(config["books"]["near_dedup"]))
-    return result, read_stats
-
+    return docs | "CurateBooks" >> CurateBooks(SOURCE, config.books), read_stats

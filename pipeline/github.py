@@ -14,22 +14,41 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from filters.github import EXTENSIONS, FILENAMES, CodeFileFilter, LicenseFilter
+from filters.github import (
+    EXTENSIONS, FILENAMES, MAX_FILE_BYTES, MAX_LINE_LENGTH, MEAN_LINE_LENGTH, MIN_ALNUM_FRACTION, CodeFileFilter,
+    LicenseFilter,
+)
+from filters.licenses import COMMON_LICENSES, DEFAULT_THRESHOLD, PERMISSIVE
 from pipeline.dofn import REJECTED, FilterStage
 from pipeline.read import read_source
 from pipeline.readers.github import ArchiveLimits, make_parser
-from pipeline.config import DEFAULTS as CONFIG_DEFAULTS
+from pipeline.settings import at_least, between, section
 from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row
 
 SOURCE = "github"
 EXACT_DEDUP = "exact_dedup"
 DUPLICATE = "duplicate_file"
 
-DEFAULTS = CONFIG_DEFAULTS["github"]  # commented in configs/llama.yaml
+
+@dataclass(frozen=True, kw_only=True)
+class GitHubSettings:
+    """Config `github` (commented in configs/llama.yaml); defaults are the filters' constants."""
+
+    licenses: tuple[str, ...] = PERMISSIVE  # SPDX ids; LLaMA-1: Apache, BSD, MIT
+    license_texts_dir: str = COMMON_LICENSES  # reference licence texts (Debian base-files)
+    license_threshold: float = between(DEFAULT_THRESHOLD, 0, 1)
+    extensions: tuple[str, ...] | None = None  # None: RedPajama's whitelist (filters.github.EXTENSIONS)
+    filenames: tuple[str, ...] | None = None  # None: filters.github.FILENAMES
+    max_file_bytes: int = at_least(MAX_FILE_BYTES, 1)
+    max_line_length: int = at_least(MAX_LINE_LENGTH, 1)
+    mean_line_length: float = at_least(MEAN_LINE_LENGTH, 1)
+    min_alnum_fraction: float = between(MIN_ALNUM_FRACTION, 0, 1)
+    archive: ArchiveLimits = section(ArchiveLimits)
 
 
 def content_key(text: str) -> bytes:
@@ -105,27 +124,24 @@ class CurateGitHub(beam.PTransform):
         ])
 
 
-def filters_from_config(gh: dict) -> tuple[LicenseFilter, CodeFileFilter]:
+def filters_from_config(gh: GitHubSettings) -> tuple[LicenseFilter, CodeFileFilter]:
     code = CodeFileFilter(
-        extensions=gh["extensions"] if gh.get("extensions") is not None else EXTENSIONS,
-        filenames=gh["filenames"] if gh.get("filenames") is not None else FILENAMES,
-        max_file_bytes=gh["max_file_bytes"], max_line_length=gh["max_line_length"],
-        mean_line_length=gh["mean_line_length"], min_alnum_fraction=gh["min_alnum_fraction"],
+        extensions=gh.extensions if gh.extensions is not None else EXTENSIONS,
+        filenames=gh.filenames if gh.filenames is not None else FILENAMES,
+        max_file_bytes=gh.max_file_bytes, max_line_length=gh.max_line_length,
+        mean_line_length=gh.mean_line_length, min_alnum_fraction=gh.min_alnum_fraction,
     )
-    return LicenseFilter(gh["licenses"]), code
+    return LicenseFilter(gh.licenses), code
 
 
-def parser_from_config(gh: dict):
-    arc = gh["archive"]
-    limits = ArchiveLimits(max_total_bytes=arc["max_total_bytes"], max_ratio=float(arc["max_ratio"]),
-                           max_members=arc["max_members"])
-    return make_parser(limits, max_file_bytes=gh["max_file_bytes"],
-                       license_texts_dir=gh["license_texts_dir"], license_threshold=gh["license_threshold"])
+def parser_from_config(gh: GitHubSettings):
+    return make_parser(gh.archive, max_file_bytes=gh.max_file_bytes,
+                       license_texts_dir=gh.license_texts_dir, license_threshold=gh.license_threshold)
 
 
-def build_github(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollection]:
+def build_github(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
     """Builder for pipeline/curate.py: read inputs.github, curate, return (result, read stats)."""
-    gh = config["github"]
+    gh = config.github
     license_filter, code_filter = filters_from_config(gh)
     parse = parser_from_config(gh)
     parse.keywords["detector"].setup()  # a missing reference licence text fails here, on the launcher

@@ -12,27 +12,53 @@ stage (sizes in tokens):
 - `is_validation` is the held-out split, by document hash, decided before mixing.
 - `format_mixture_table` renders a shard manifest's mixture for the summary.
 
-The config sections this issue adds (tokenizer, mixture, shards) and their defaults
-are in `CONFIG_DEFAULTS`, read with `section()`.
+The config sections `mixture` and `shards` are defined here (`MixtureSettings`,
+`ShardsSettings`): the tokenizer stage reads them too.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
-from pipeline.config import DEFAULTS, LLAMA_TABLE1, SOURCES, merge_config  # noqa: F401 (LLAMA_TABLE1 re-exported)
+from pipeline.settings import at_least, between, invalid
 
-# The config sections this module and its stages read (defaults in pipeline.config).
-CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {name: DEFAULTS[name] for name in ("tokenizer", "mixture", "shards")}
+SOURCES = ("cc", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
+
+# LLaMA-1 paper, Table 1: sampling proportion, epochs, disk size.
+LLAMA_TABLE1: dict[str, tuple[float, float, str]] = {
+    "cc": (0.670, 1.10, "3.3 TB"),
+    "c4": (0.150, 1.06, "783 GB"),
+    "github": (0.045, 0.64, "328 GB"),
+    "wikipedia": (0.045, 2.45, "83 GB"),
+    "books": (0.045, 2.23, "85 GB"),
+    "arxiv": (0.025, 1.06, "92 GB"),
+    "stackexchange": (0.020, 1.03, "78 GB"),
+}
 
 
-def section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """A config section with CONFIG_DEFAULTS filled in under whatever the config sets,
-    merged as `load_config` merges (so a full run config comes back as it is)."""
-    return merge_config(copy.deepcopy(CONFIG_DEFAULTS[name]), dict(config.get(name) or {}), name)
+@dataclass(frozen=True, kw_only=True)
+class MixtureSettings:
+    """Config `mixture`: LLaMA-1's Table 1 proportions, renormalised over the sources with data."""
+
+    proportions: dict[str, float] = field(default_factory=lambda: {s: LLAMA_TABLE1[s][0] for s in SOURCES})
+    # Tokens in the training mix; None: as many as fit with no source above epoch_cap passes.
+    total_tokens: int | float | None = None
+    epoch_cap: float = at_least(2.5, 0, strict=True)  # most passes over any source (LLaMA's most: 2.45)
+
+    def __post_init__(self):
+        _check_proportions(self.proportions)
+        if self.total_tokens is not None and not self.total_tokens > 0:
+            raise invalid("total_tokens", "must be > 0 or null", self.total_tokens)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShardsSettings:
+    """Config `shards`."""
+
+    target_tokens_per_shard: int = at_least(100_000_000, 1)  # production: 100M tokens, 200 MB a shard
+    val_fraction: float = between(0.005, 0, 1, high_open=True)  # held out by document hash, before mixing
 
 
 # ---------------------------------------------------------------- hashing
@@ -108,11 +134,11 @@ class MixturePlan:
 def _check_proportions(proportions: Mapping[str, float]) -> None:
     for source, p in proportions.items():
         if source not in SOURCES:
-            raise ValueError(f"mixture.proportions: unknown source {source!r}; sources are {', '.join(SOURCES)}")
+            raise invalid("proportions", f"names an unknown source {source!r}; sources are {', '.join(SOURCES)}")
         if not isinstance(p, (int, float)) or p < 0:
-            raise ValueError(f"mixture.proportions.{source} must be a number >= 0, got {p!r}")
+            raise invalid(f"proportions.{source}", "must be a number >= 0", p)
     if sum(proportions.values()) <= 0:
-        raise ValueError("mixture.proportions must have at least one positive proportion")
+        raise invalid("proportions", "must have at least one positive proportion")
 
 
 def max_total(sizes: Mapping[str, int], proportions: Mapping[str, float], epoch_cap: float) -> float:
@@ -131,9 +157,9 @@ def plan_mixture(sizes: Mapping[str, int], proportions: Mapping[str, float], *,
     """
     _check_proportions(proportions)
     if not epoch_cap > 0:
-        raise ValueError(f"mixture.epoch_cap must be > 0, got {epoch_cap!r}")
+        raise invalid("epoch_cap", "must be > 0", epoch_cap)
     if total is not None and not total > 0:
-        raise ValueError(f"mixture.total_tokens must be > 0 or null, got {total!r}")
+        raise invalid("total", "must be > 0 or None", total)
     wanted = [s for s in SOURCES if proportions.get(s, 0) > 0]
     present = [s for s in wanted if sizes.get(s, 0) > 0]
     missing = [s for s in wanted if s not in present]

@@ -25,13 +25,13 @@ from samples.fetch import sha256_of
 log = logging.getLogger(__name__)
 
 
-def run_models(config: dict[str, Any], out: Path, options=None) -> dict[str, Any]:
+def run_models(config, out: Path, options=None) -> dict[str, Any]:
     models_dir = out / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
     cards: dict[str, Any] = {}
 
-    if config["models"]["lid"]:
-        lid_src = Path(config["models"]["lid"])
+    if config.models.lid:
+        lid_src = Path(config.models.lid)
         origin = f"config models.lid = {lid_src}"
     else:
         from pipeline.lid_model import default_lid_model

@@ -45,19 +45,19 @@ def publish(tmp: Path, out: Path, names: list[str]) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def stage_done(out: Path, stage: str, digest: str) -> bool:
+def stage_record(out: Path, stage: str) -> dict | None:
+    """A finished stage's completion record (OUT/.stages/<stage>.json), or None."""
     marker = out / STATE_DIR / f"{stage}.json"
-    if not marker.exists():
-        return False
-    return json.loads(marker.read_text()).get("config_digest") == digest
+    return json.loads(marker.read_text()) if marker.exists() else None
 
 
-def mark_done(out: Path, stage: str, digest: str, **info: Any) -> None:
-    marker = out / STATE_DIR / f"{stage}.json"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"config_digest": digest, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **info}, indent=2))
-    tmp.replace(marker)
+def stage_done(out: Path, stage: str, key: str) -> bool:
+    return (stage_record(out, stage) or {}).get("key") == key
+
+
+def mark_done(out: Path, stage: str, key: str, **info: Any) -> None:
+    finished = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    write_json_atomic(out / STATE_DIR / f"{stage}.json", {"key": key, "finished_at": finished, **info})
 
 
 def code_version() -> str:
@@ -84,10 +84,12 @@ def write_json_atomic(path: Path, data: Any) -> None:
         f.write(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
 
 
-def write_run_json(out: Path, config: dict, models: dict[str, Any], stages: list[str]) -> None:
+def write_run_json(out: Path, config, models: dict[str, Any], stages: list[str]) -> None:
+    from pipeline.settings import as_plain
+
     previous = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
     write_json_atomic(out / "run.json", {
-        "config": config,
+        "config": as_plain(config),
         "code_version": code_version(),
         "libraries": library_versions(),
         "models": models,

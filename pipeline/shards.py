@@ -25,9 +25,9 @@ import numpy as np
 from apache_beam.io.parquetio import ReadAllFromParquet
 from apache_beam.metrics import Metrics
 
-from pipeline.config import SOURCES
-from pipeline.mix import LLAMA_TABLE1, copies, is_validation, plan_mixture, section, shard_key
+from pipeline.mix import LLAMA_TABLE1, SOURCES, MixtureSettings, ShardsSettings, copies, is_validation, plan_mixture, shard_key
 from pipeline.outputs import publish, staging_dir
+from pipeline.settings import as_plain
 from pipeline.stats import sum_pairs
 from pipeline.tokenizer_stage import curated_files
 from shard_format import TOKEN_DTYPE, file_sha256, read_manifest, shard_entry, write_manifest, write_shard
@@ -134,7 +134,7 @@ def _counts(items, kind: str, source_at: int):
 
 def build_shards(p: beam.Pipeline, files: list[str], shard_dir: Path, results_prefix: str, *,
                  model_proto: bytes, vocab_size: int, tokenizer_sha256: bytes, seed: int,
-                 mixture: dict[str, Any], shards: dict[str, Any]) -> None:
+                 mixture: MixtureSettings, shards: ShardsSettings) -> None:
     """Add the shard stage to `p`: shards into `shard_dir`, counts to `<results_prefix>.jsonl`."""
     rows = (
         p
@@ -142,10 +142,10 @@ def build_shards(p: beam.Pipeline, files: list[str], shard_dir: Path, results_pr
         | "Read" >> ReadAllFromParquet(columns=["id", "source", "text"])
     )
     tokenized = rows | "Tokenize" >> beam.ParDo(
-        TokenizeDocs(model_proto, seed, float(shards["val_fraction"]))).with_outputs(VAL, main="train")
+        TokenizeDocs(model_proto, seed, shards.val_fraction)).with_outputs(VAL, main="train")
     train, val = tokenized.train, tokenized[VAL]
 
-    proportions, total, cap = dict(mixture["proportions"]), mixture["total_tokens"], float(mixture["epoch_cap"])
+    proportions, total, cap = dict(mixture.proportions), mixture.total_tokens, mixture.epoch_cap
     plan = (
         train
         | "SizePairs" >> beam.Map(lambda e: (e[0], _n_tokens(e)))
@@ -156,7 +156,7 @@ def build_shards(p: beam.Pipeline, files: list[str], shard_dir: Path, results_pr
     mixed = train | "Copies" >> beam.FlatMap(_mix_copies, plan=beam.pvalue.AsSingleton(plan), seed=seed)
     val_keyed = val | "ValKeys" >> beam.Map(lambda e: (shard_key(seed, e[1], 0), e[0], e[2]))
 
-    target = int(shards["target_tokens_per_shard"])
+    target = shards.target_tokens_per_shard
     results = (
         mixed | "WriteTrain" >> WriteShards(str(shard_dir), "train", target, vocab_size, tokenizer_sha256),
         val_keyed | "WriteVal" >> WriteShards(str(shard_dir), VAL, target, vocab_size, tokenizer_sha256),
@@ -178,7 +178,7 @@ def _r(x: float) -> float:
 
 
 def assemble_manifest(lines: list[list], *, tokenizer_sha256: str, vocab_size: int, seed: int,
-                      mixture: dict[str, Any], shards: dict[str, Any]) -> dict[str, Any]:
+                      mixture: MixtureSettings, shards: ShardsSettings) -> dict[str, Any]:
     """The manifest from the pipeline's result lines (see shard_format for the keys the trainer reads)."""
     entries = {"train": [], "val": []}
     counts: dict[str, dict[str, dict[str, int]]] = {"train": {}, "val": {}, "mixed": {}}
@@ -228,7 +228,7 @@ def assemble_manifest(lines: list[list], *, tokenizer_sha256: str, vocab_size: i
         "mixture": {
             "mode": plan["mode"],
             "epoch_cap": plan["epoch_cap"],
-            "total_tokens_requested": mixture["total_tokens"],
+            "total_tokens_requested": mixture.total_tokens,
             "planned_tokens": round(plan["total"]),
             "achieved_tokens": achieved,
             "renormalised": plan["renormalised"],
@@ -238,24 +238,19 @@ def assemble_manifest(lines: list[list], *, tokenizer_sha256: str, vocab_size: i
             "sources": mix_sources,
         },
         "seed": seed,
-        "target_tokens_per_shard": int(shards["target_tokens_per_shard"]),
-        "val_fraction": float(shards["val_fraction"]),
-        "config": {"seed": seed, "mixture": mixture, "shards": shards},
+        "target_tokens_per_shard": shards.target_tokens_per_shard,
+        "val_fraction": shards.val_fraction,
+        "config": {"seed": seed, "mixture": as_plain(mixture), "shards": as_plain(shards)},
     }
 
 
-def run_shards_stage(config: dict[str, Any], out: Path, options) -> dict[str, Any]:
+def run_shards_stage(config, out: Path, options) -> dict[str, Any]:
     """Tokenize and mix OUT/curated with OUT/tokenizer, publish OUT/shards/ atomically; returns the manifest."""
     out = Path(out)
     model_path = out / "tokenizer" / MODEL_FILE
     if not model_path.is_file():
         raise FileNotFoundError(f"{model_path} is missing: run `python -m pipeline tokenizer` first (or `run`)")
-    mixture, shards = section(config, "mixture"), section(config, "shards")
-    if int(shards["target_tokens_per_shard"]) < 1:
-        raise ValueError(f"shards.target_tokens_per_shard must be >= 1, got {shards['target_tokens_per_shard']!r}")
-    if not 0 <= float(shards["val_fraction"]) < 1:
-        raise ValueError(f"shards.val_fraction must be in [0, 1), got {shards['val_fraction']!r}")
-    seed = int(config.get("seed", 0))
+    mixture, shards, seed = config.mixture, config.shards, config.seed
     files = [str(f) for paths in curated_files(out).values() for f in paths]
     import sentencepiece as spm
 

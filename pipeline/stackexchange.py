@@ -17,6 +17,7 @@ Stat rows: the filter stage's in/kept/dropped (documents are threads), plus
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 
 import apache_beam as beam
 
@@ -31,6 +32,14 @@ from pipeline.stats import StageResult, sum_pairs
 
 SOURCE = "stackexchange"
 PAIRING = "pairing"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackExchangeSettings:
+    """Config `stackexchange`."""
+
+    # LLaMA-1 kept the 28 largest sites (filters.stackexchange.LARGEST_SITES); None keeps every site.
+    sites: tuple[str, ...] | None = LARGEST_SITES
 
 _PAIR_STATS = "pair_stats"
 
@@ -116,9 +125,9 @@ class PairPosts(beam.PTransform):
 class CurateStackExchange(beam.PTransform):
     """PairPosts -> FilterStage(StackExchangeFilter)."""
 
-    def __init__(self, sites=LARGEST_SITES):
+    def __init__(self, settings: StackExchangeSettings):
         super().__init__()
-        self._filter = StackExchangeFilter(sites)
+        self._filter = StackExchangeFilter(settings.sites)
 
     def expand(self, posts) -> StageResult:
         threads, pair_stats = posts | "Pair" >> PairPosts()
@@ -127,8 +136,7 @@ class CurateStackExchange(beam.PTransform):
         return StageResult(result.kept, result.rejected, stats)
 
 
-def build_stackexchange(p, config: dict, models: dict) -> tuple[StageResult, beam.PCollection]:
+def build_stackexchange(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
     """Builder for pipeline/curate.py: read inputs.stackexchange, pair, filter."""
-    se = config["stackexchange"]
     posts, read_stats = read_source(p, config, SOURCE, parse_posts)
-    return posts | "CurateStackExchange" >> CurateStackExchange(se["sites"]), read_stats
+    return posts | "CurateStackExchange" >> CurateStackExchange(config.stackexchange), read_stats

@@ -17,23 +17,36 @@ Afterwards bytes per token is measured on held-out (validation) text of each sou
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.config import SOURCES
-from pipeline.mix import copies, hash64, is_validation, plan_mixture, section
+from pipeline.mix import SOURCES, copies, hash64, is_validation, plan_mixture
 from pipeline.outputs import publish, staging_dir
+from pipeline.settings import at_least
 from tokenizer_training import MODEL_FILE, TokenizerSpec, bytes_per_token, load, problems, train_tokenizer, write_card
 
 log = logging.getLogger(__name__)
 
 BUCKET_BYTES = 64 << 20  # text per spill bucket: the most the sampler holds in memory at once
 _RECORD = struct.Struct("<QI")  # key, text length
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenizerSettings(TokenizerSpec):
+    """Config `tokenizer`: LLaMA's SentencePiece settings (TokenizerSpec) and how much text it sees."""
+
+    sample_bytes: int = at_least(1_000_000_000, 1, strict=True)  # curated text sampled by the mixture
+    held_out_bytes: int = at_least(2_000_000, 0)  # validation text per source for bytes/token
+
+    def spec(self) -> TokenizerSpec:
+        return TokenizerSpec(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TokenizerSpec)})
 
 
 def curated_files(out: Path) -> dict[str, list[Path]]:
@@ -130,24 +143,22 @@ def held_out_texts(paths: list[Path], seed: int, val_fraction: float, limit: int
                         return
 
 
-def sample_for_tokenizer(config: dict[str, Any], files: dict[str, list[Path]],
+def sample_for_tokenizer(config, files: dict[str, list[Path]],
                          workdir: Path) -> tuple[Iterator[str], dict[str, Any]]:
     """The tokenizer's training documents (an iterator, in hash-key order) and a description of the sample.
 
     Passes 1 and 2 run here (documents are spilled under `workdir`); pass 3 runs as
     the iterator is consumed.
     """
-    tok, mixture, shards = section(config, "tokenizer"), section(config, "mixture"), section(config, "shards")
-    seed, val_fraction = int(config.get("seed", 0)), float(shards["val_fraction"])
-    wanted = float(tok["sample_bytes"])
-    if not wanted > 0:
-        raise ValueError(f"tokenizer.sample_bytes must be > 0, got {tok['sample_bytes']!r}")
+    mixture = config.mixture
+    seed, val_fraction = config.seed, config.shards.val_fraction
+    wanted = float(config.tokenizer.sample_bytes)
     sizes = measure(files, seed, val_fraction)
     byte_sizes = {s: nbytes for s, (_, nbytes) in sizes.items()}
-    cap = float(mixture["epoch_cap"])
-    largest = plan_mixture(byte_sizes, mixture["proportions"], total=None, epoch_cap=cap)
+    cap = mixture.epoch_cap
+    largest = plan_mixture(byte_sizes, mixture.proportions, total=None, epoch_cap=cap)
     plan = largest if wanted >= largest.total else plan_mixture(
-        byte_sizes, mixture["proportions"], total=wanted, epoch_cap=cap)
+        byte_sizes, mixture.proportions, total=wanted, epoch_cap=cap)
     if plan.note():
         log.warning("tokenizer sample: %s", plan.note())
     if plan is largest and wanted > largest.total:
@@ -171,11 +182,10 @@ def sample_for_tokenizer(config: dict[str, Any], files: dict[str, list[Path]],
     return _read_buckets(workdir, n_buckets), info
 
 
-def train_on_curated(config: dict[str, Any], out: Path, dest: Path, workdir: Path) -> dict[str, Any]:
+def train_on_curated(config, out: Path, dest: Path, workdir: Path) -> dict[str, Any]:
     """Sample OUT/curated, train into `dest`, check, measure held-out compression; returns the card."""
-    tok, shards = section(config, "tokenizer"), section(config, "shards")
-    spec = TokenizerSpec.from_dict(tok)
-    seed, val_fraction = int(config.get("seed", 0)), float(shards["val_fraction"])
+    spec = config.tokenizer.spec()
+    seed, val_fraction = config.seed, config.shards.val_fraction
     files = curated_files(out)
     texts, info = sample_for_tokenizer(config, files, workdir)
     card = train_tokenizer(texts, dest, spec, extra_card={"sample": info})
@@ -185,7 +195,7 @@ def train_on_curated(config: dict[str, Any], out: Path, dest: Path, workdir: Pat
         raise RuntimeError("the trained tokenizer fails its checks: " + "; ".join(found))
     held_out = {}
     for source, paths in files.items():
-        held = list(held_out_texts(paths, seed, val_fraction, int(tok["held_out_bytes"])))
+        held = list(held_out_texts(paths, seed, val_fraction, config.tokenizer.held_out_bytes))
         held_out[source] = {"documents": len(held), "bytes": sum(len(t.encode("utf-8")) for t in held),
                             "bytes_per_token": bytes_per_token(sp, held)}
     card["held_out"] = held_out
@@ -193,7 +203,7 @@ def train_on_curated(config: dict[str, Any], out: Path, dest: Path, workdir: Pat
     return card
 
 
-def run_tokenizer_stage(config: dict[str, Any], out: Path, options=None) -> dict[str, Any]:
+def run_tokenizer_stage(config, out: Path, options=None) -> dict[str, Any]:
     """Sample OUT/curated, train, publish OUT/tokenizer/ atomically; returns the card.
 
     `options` (Beam pipeline options) is accepted for a uniform stage signature; this

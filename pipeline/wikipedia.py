@@ -1,7 +1,7 @@
 """Wikipedia curation: MediaWiki XML dumps -> plain-text articles of the 20 LLaMA languages.
 
-    dumps -> ReadDocuments(parse_mediawiki) -> FilterStage(WikipediaFilter) -> kept
-                       \\ read stats                       \\-> rejected, stats
+    dumps -> read (parse_mediawiki) -> FilterStage(WikipediaFilter) -> kept
+                  \\ read stats                     \\-> rejected, stats
 
 Every page of a dump becomes a Document, so the filter stage accounts for all of
 them (in == kept + dropped by reason); the reader's own statistics (files,
@@ -9,42 +9,43 @@ documents read, malformed pages) come first in the stats.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
 
 import apache_beam as beam
 
 from filters.wikitext import LLAMA_LANGUAGES, WikipediaFilter
 from pipeline.dofn import FilterStage
-from pipeline.read import ReadDocuments, Sampling
+from pipeline.read import read_source
 from pipeline.readers.wikipedia import SOURCE, parse_mediawiki
+from pipeline.settings import at_least
 from pipeline.stats import StageResult
 
 
-class CurateWikipedia(beam.PTransform):
-    """Read MediaWiki dumps (`*.xml`, `*.xml.bz2`, multistream too) and keep articles.
+@dataclass(frozen=True, kw_only=True)
+class WikipediaSettings:
+    """Config `wikipedia`."""
 
-    Applied to a pipeline root (`p | CurateWikipedia([...])`); returns a StageResult.
-    `min_chars`, `languages`, `disambiguation_templates` and `drop_sections` go to
-    `filters.wikitext.WikipediaFilter` (None keeps its defaults); `strict` turns a
-    malformed page into a failure instead of a counted skip.
+    languages: tuple[str, ...] = tuple(sorted(LLAMA_LANGUAGES))  # LLaMA-1's 20 wikis
+    min_chars: int = at_least(100, 0)  # cleaned articles shorter than this are stubs
+
+
+class CurateWikipedia(beam.PTransform):
+    """Pages read from MediaWiki dumps (`*.xml`, `*.xml.bz2`, multistream too) -> articles kept.
+
+    One stage, "wikipedia": `filters.wikitext.WikipediaFilter` with `wikipedia.min_chars`
+    and `wikipedia.languages`.
     """
 
-    def __init__(self, paths: Iterable[str], sampling: Sampling = Sampling(), *,
-                 min_chars: int = 100, languages: Iterable[str] = LLAMA_LANGUAGES,
-                 disambiguation_templates: Iterable[str] | None = None,
-                 drop_sections: Iterable[str] | None = None, strict: bool = False):
+    def __init__(self, settings: WikipediaSettings):
         super().__init__()
-        self._paths = list(paths)
-        self._sampling, self._strict = sampling, strict
         # Built now so a bad setting fails at pipeline construction, not on a worker.
-        self._filter = WikipediaFilter(
-            min_chars=min_chars, languages=languages,
-            disambiguation_templates=disambiguation_templates, drop_sections=drop_sections,
-        )
+        self._filter = WikipediaFilter(min_chars=settings.min_chars, languages=settings.languages)
 
-    def expand(self, pbegin) -> StageResult:
-        read = ReadDocuments(self._paths, parse_mediawiki, SOURCE, self._sampling, self._strict)
-        docs = pbegin | "Read" >> read
-        result = docs | "Filter" >> FilterStage(self._filter, SOURCE)
-        stats = (read.stats, result.stats) | "Stats" >> beam.Flatten()
-        return StageResult(result.kept, result.rejected, stats)
+    def expand(self, pages) -> StageResult:
+        return pages | "Filter" >> FilterStage(self._filter, SOURCE)
+
+
+def build_wikipedia(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
+    """The Wikipedia source for pipeline.curate: read inputs.wikipedia, keep articles."""
+    pages, read_stats = read_source(p, config, SOURCE, parse_mediawiki)
+    return pages | "CurateWikipedia" >> CurateWikipedia(config.wikipedia), read_stats

@@ -55,15 +55,15 @@ class TokenizerSpec:
     def __post_init__(self) -> None:
         # 3 specials + 256 byte pieces come first; BPE needs some room after them.
         if not isinstance(self.vocab_size, int) or not 300 <= self.vocab_size <= 1 << 16:
-            raise ValueError(f"tokenizer.vocab_size must be an integer in [300, 65536] (uint16 shards), got {self.vocab_size!r}")
+            raise ValueError(f"vocab_size must be an integer in [300, 65536] (uint16 shards), got {self.vocab_size!r}")
         if not 0.9 <= self.character_coverage <= 1.0:
-            raise ValueError(f"tokenizer.character_coverage must be in [0.9, 1], got {self.character_coverage!r}")
+            raise ValueError(f"character_coverage must be in [0.9, 1], got {self.character_coverage!r}")
         if not 1 <= self.max_sentencepiece_length <= 512:
-            raise ValueError(f"tokenizer.max_sentencepiece_length must be in [1, 512], got {self.max_sentencepiece_length!r}")
+            raise ValueError(f"max_sentencepiece_length must be in [1, 512], got {self.max_sentencepiece_length!r}")
         if self.max_sentence_length < 64:
-            raise ValueError(f"tokenizer.max_sentence_length must be >= 64 bytes, got {self.max_sentence_length!r}")
+            raise ValueError(f"max_sentence_length must be >= 64 bytes, got {self.max_sentence_length!r}")
         if self.num_threads < 1:
-            raise ValueError(f"tokenizer.num_threads must be >= 1, got {self.num_threads!r}")
+            raise ValueError(f"num_threads must be >= 1, got {self.num_threads!r}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TokenizerSpec:

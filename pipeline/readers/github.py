@@ -72,9 +72,9 @@ class ArchiveLimits:
         for name in ("max_total_bytes", "max_members", "ratio_floor_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"github.archive.{name} must be a non-negative integer, got {value!r}")
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if not self.max_ratio > 0:
-            raise ValueError(f"github.archive.max_ratio must be > 0, got {self.max_ratio!r}")
+            raise ValueError(f"max_ratio must be > 0, got {self.max_ratio!r}")
 
     def check(self, members: int, total: int, stored: int) -> str | None:
         """Why an archive with these totals is a bomb, or None."""

@@ -10,6 +10,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.arxiv import build_arxiv
+from pipeline.config import config_from
 from pipeline.read import Malformed
 from pipeline.readers.arxiv import arxiv_id, paper_id, parse_arxiv
 from samples import build_code_qa_tex as sample
@@ -129,8 +130,7 @@ def test_bulk_source_tar(arxiv_dir, tmp_path):
 
 
 def test_stage_on_beam(arxiv_dir):
-    config = {"inputs": {"arxiv": [str(arxiv_dir / "*")]}, "sample": {"fraction": 1.0, "max_records_per_file": None},
-              "strict": False}
+    config = config_from({"inputs": {"arxiv": [str(arxiv_dir / "*")]}})
     n_files = len(list(arxiv_dir.iterdir()))
     with TestPipeline(runner="FnApiRunner") as p:
         result, read_stats = build_arxiv(p, config, {})

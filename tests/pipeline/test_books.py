@@ -18,6 +18,7 @@ from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 from filters.document import Document
 from filters.minhash import MinHashParams, word_shingles
 from pipeline.books import NearDedup, build_books
+from pipeline.config import config_from
 from pipeline.read import Malformed
 from pipeline.readers.books import parse_books
 
@@ -138,7 +139,7 @@ def test_planted_near_duplicates_2_percent_removed_30_percent_kept(sample):
     docs = [book("areopagitica", original), book("areopagitica_edit02", two), book("areopagitica_edit30", thirty),
             book("hamlet", hamlet), book("hamlet_folio", folio), book("no_words", "... !!!")]
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | NearDedup(MinHashParams())
+        result = p | beam.Create(docs) | NearDedup(MinHashParams(), "books")
         assert_that(result.kept | beam.Map(lambda d: d.id), equal_to([
             "books/areopagitica", "books/areopagitica_edit30", "books/hamlet", "books/hamlet_folio",
             "books/no_words"]), label="kept")
@@ -189,7 +190,7 @@ def test_cluster_resolution_and_oversized_buckets():
     params = MinHashParams(num_perm=128, bands=64, rows=2, threshold=0.35, max_bucket_size=2)
     docs = [book("a", a), book("b", b_), book("c", c), book("x", x), book("y", x), book("z", x)]
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | NearDedup(params)
+        result = p | beam.Create(docs) | NearDedup(params, "books")
         assert_that(result.kept | beam.Map(lambda d: d.id), equal_to(["books/a", "books/b", "books/x"]), label="kept")
         assert_that(result.rejected | beam.Map(lambda r: (r.doc.id, r.doc.meta["duplicate_of"])), equal_to([
             ("books/c", "books/a"), ("books/y", "books/x"), ("books/z", "books/x")]), label="rejected")
@@ -202,13 +203,11 @@ def test_cluster_resolution_and_oversized_buckets():
 # ---------------------------------------------------------------- the source end to end
 
 def test_build_books_on_the_sample(sample):
-    config = {
+    config = config_from({
         "inputs": {"books": [str(sample / "*.txt"), str(sample / "*.tar.gz")]},
-        "sample": {"fraction": 1.0, "max_records_per_file": None},
-        "strict": False,
         "books": {"near_dedup": {"shingle_size": 5, "num_perm": 128, "bands": 12, "rows": 10,
                                  "threshold": 0.9, "seed": 1, "max_bucket_size": 1000}},
-    }
+    })
     with BeamTestPipeline(runner="FnApiRunner") as p:
         result, read_stats = build_books(p, config, {})
         assert_that(result.rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.meta.get("duplicate_of"))),

@@ -4,7 +4,6 @@ span dedup as Beam stages, and the whole source through `build_c4` on FnApiRunne
 Expectations come from the sample file read with the standard library, or are written
 out by hand from the literal documents below.
 """
-import copy
 import gzip
 import io
 import json
@@ -19,8 +18,8 @@ from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
 from filters.c4 import C4Rules
 from filters.document import Document, digest_id
-from pipeline.c4 import C4Clean, C4Input, SpanDedup, build_c4
-from pipeline.config import DEFAULTS
+from pipeline.c4 import C4Clean, C4Input, SpanDedup, SpanDedupSettings, build_c4
+from pipeline.config import config_from
 from pipeline.read import Malformed
 from pipeline.readers.jsonl import parse_c4_json
 from tests.pipeline.beam_checks import b, check_balanced, stats_equal
@@ -133,7 +132,7 @@ def test_c4_clean_stage_counts_pages_and_lines():
     lorem = c4("b", S1, "Lorem ipsum dolor sit amet, consectetur.", S2, S3)
     short = c4("c", S1, "menu")
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create([kept_page, lorem, short]) | C4Clean(C4Rules())
+        result = p | beam.Create([kept_page, lorem, short]) | C4Clean(C4Rules(), "c4")
         assert_that(result.kept | beam.Map(lambda d: (d.id, d.text)),
                     equal_to([("c4/a", "\n".join([S1, S2, S3]))]), label="kept")
         assert_that(result.rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason)),
@@ -162,7 +161,7 @@ def test_span_dedup_keeps_the_first_occurrence_and_removes_the_lines_elsewhere()
     u1, u2, u3 = "Once upon a time there was a king.", "He lived in a castle by the sea.", "Every day he walked on the beach."
     rep = c4("e", u1, u2, u3, u1, u2, u3)  # a span repeated inside one page keeps its first copy
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create([b_, a, c, d, a_copy, rep]) | SpanDedup(min_sentences=3)
+        result = p | beam.Create([b_, a, c, d, a_copy, rep]) | SpanDedup("c4", SpanDedupSettings(), min_sentences=3)
         assert_that(result.kept | beam.Map(lambda d: (d.id, d.text)), equal_to([
             ("c4/a", "\n".join([S1, S2, S3])),
             ("c4/b", "\n".join([S4, t1, t2, t3])),
@@ -179,20 +178,15 @@ def test_span_dedup_line_mode_is_tfds_line_dedup():
     a = c4("a", S1, S2, S3)
     b_ = c4("b", S3, S4, S1 + " " + S4, S2)
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create([a, b_]) | SpanDedup(unit="line", min_sentences=2)
+        result = p | beam.Create([a, b_]) | SpanDedup("c4", SpanDedupSettings(unit="line"), min_sentences=2)
         assert_that(result.kept | beam.Map(lambda d: (d.id, d.text)), equal_to([
             ("c4/a", a.text), ("c4/b", "\n".join([S4, S1 + " " + S4]))]))
 
 
 # ---------------------------------------------------------------- the source end to end
 
-def config_for(inputs: list[str]) -> dict:
-    return {
-        "inputs": {"c4": inputs},
-        "sample": {"fraction": 1.0, "max_records_per_file": None},
-        "strict": False,
-        "c4": copy.deepcopy(DEFAULTS["c4"]),
-    }
+def config_for(inputs: list[str]):
+    return config_from({"inputs": {"c4": inputs}})
 
 
 def test_build_c4_on_the_sample_and_a_broken_file(sample, records, tmp_path):

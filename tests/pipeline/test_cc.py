@@ -11,7 +11,7 @@ from apache_beam.testing.test_pipeline import (
 from apache_beam.testing.util import assert_that, equal_to
 
 from filters.document import Document
-from pipeline.cc import CurateCC, Dedup, LanguageId
+from pipeline.cc import CCSettings, CurateCC, Dedup, LanguageId, LidSettings, LineDedupSettings
 from pipeline.lid_model import default_lid_model
 from tests.pipeline.beam_checks import b, stats_equal
 
@@ -37,7 +37,7 @@ def test_exact_dedup_keeps_smallest_id_of_each_normalised_text():
         cc("d", other, meta={"url_seen": 1}),
     ]
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | Dedup("cc", min_chars=0)
+        result = p | beam.Create(docs) | Dedup("cc", LineDedupSettings(min_chars=0))
         assert_that(result.kept, equal_to([cc("a", same_normalised), cc("d", other, meta={"url_seen": 1})]), label="kept")
         assert_that(
             result.rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.meta, r.doc.text)),
@@ -62,7 +62,7 @@ def test_exact_dedup_keeps_smallest_id_of_each_normalised_text():
 def test_the_same_record_read_twice_is_kept_once():
     text = "A page that was read twice from the same crawl file."
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create([cc("x", text), cc("x", text)]) | Dedup("cc", min_chars=0)
+        result = p | beam.Create([cc("x", text), cc("x", text)]) | Dedup("cc", LineDedupSettings(min_chars=0))
         assert_that(result.kept, equal_to([cc("x", text)]), label="kept")
         assert_that(result.rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.meta)),
                     equal_to([("cc/x", "exact_dedup", "duplicate_document", {"duplicate_of": "cc/x"})]),
@@ -74,7 +74,7 @@ def test_exact_duplicates_do_not_make_their_lines_shared():
     a = "Shared footer\nOwn line of a"
     c = "Shared footer\nOwn line of c"
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create([cc("a", a), cc("b", a), cc("c", c)]) | Dedup("cc", min_chars=0)
+        result = p | beam.Create([cc("a", a), cc("b", a), cc("c", c)]) | Dedup("cc", LineDedupSettings(min_chars=0))
         assert_that(result.kept, equal_to([cc("a", "Own line of a"), cc("c", "Own line of c")]), label="kept")
 
 
@@ -96,7 +96,7 @@ def test_line_dedup_removes_lines_shared_by_documents_from_all_of_them():
     d1_out = "Alpha unique content here\nRepeat me\nREPEAT me!"  # repeated only here: stays
     d2_out = "Beta unique content here\n\n"  # blank lines take no part
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(LINE_DOCS) | Dedup("cc", min_chars=10)
+        result = p | beam.Create(LINE_DOCS) | Dedup("cc", LineDedupSettings(min_chars=10))
         assert_that(result.kept, equal_to([cc("1", d1_out), cc("2", d2_out), cc("4", D4)]), label="kept")
         assert_that(
             result.rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.text, r.doc.meta)),
@@ -115,7 +115,7 @@ def test_line_dedup_removes_lines_shared_by_documents_from_all_of_them():
 def test_line_dedup_keep_first_leaves_the_line_in_the_smallest_id():
     d2_out = "Beta unique content here\n\n"
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(LINE_DOCS) | Dedup("cc", keep_first=True, min_chars=10)
+        result = p | beam.Create(LINE_DOCS) | Dedup("cc", LineDedupSettings(keep_first=True, min_chars=10))
         assert_that(result.kept, equal_to([cc("1", D1), cc("2", d2_out), cc("4", D4)]), label="kept")
         assert_that(rejection_summary(result.rejected), equal_to([("cc/3", "line_dedup", "too_short")]), label="rejected")
         assert_that(result.stats, stats_equal(NO_EXACT_DUPLICATES + [
@@ -131,7 +131,7 @@ def test_line_dedup_default_min_chars_is_300_after_stripping():
     long_enough = "x" * 300
     too_short = "  " + "y" * 299 + "\n"
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create([cc("long", long_enough), cc("short", too_short)]) | Dedup("cc")
+        result = p | beam.Create([cc("long", long_enough), cc("short", too_short)]) | Dedup("cc", LineDedupSettings())
         assert_that(result.kept | beam.Map(lambda d: d.id), equal_to(["cc/long"]), label="kept")
         assert_that(rejection_summary(result.rejected), equal_to([("cc/short", "line_dedup", "too_short")]), label="rejected")
 
@@ -144,7 +144,7 @@ def test_line_dedup_verdicts_do_not_depend_on_shards_or_flushes(monkeypatch, kee
 
     def run(**kwargs):
         with BeamTestPipeline(runner="FnApiRunner") as p:
-            result = p | beam.Create(LINE_DOCS) | Dedup("cc", keep_first=keep_first, min_chars=10, **kwargs)
+            result = p | beam.Create(LINE_DOCS) | Dedup("cc", LineDedupSettings(keep_first=keep_first, min_chars=10, **kwargs))
             assert_that(result.kept | beam.Map(lambda d: (d.id, d.text)), equal_to(expected))
 
     expected = [(d.id, d.text) for d in (
@@ -157,11 +157,13 @@ def test_line_dedup_verdicts_do_not_depend_on_shards_or_flushes(monkeypatch, kee
     run(shards=3)
 
 
-@pytest.mark.parametrize("kwargs", [{"min_chars": -1}, {"min_chars": 1.5}, {"keep_first": "yes"},
+@pytest.mark.parametrize("values", [{"min_chars": -1}, {"min_chars": 1.5}, {"keep_first": "yes"},
                                     {"shards": 0}, {"shards": 2.0}])
-def test_line_dedup_bad_config_is_a_clear_error(kwargs):
-    with pytest.raises(ValueError, match="line_dedup"):
-        Dedup("cc", **kwargs)
+def test_line_dedup_bad_config_is_a_clear_error(values):
+    from pipeline.config import ConfigError, config_from
+
+    with pytest.raises(ConfigError, match=r"cc\.line_dedup\." + next(iter(values))):
+        config_from({"cc": {"line_dedup": values}})
 
 
 # ------------------------------------------------------------ language id
@@ -185,7 +187,7 @@ def lid_model():
 def test_language_id_keeps_english_and_reports_languages(lid_model):
     docs = [cc("en", ENGLISH), cc("fr", FRENCH), cc("num", NUMBERS), cc("empty", " \n ")]
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | LanguageId("cc", model_path=lid_model)
+        result = p | beam.Create(docs) | LanguageId("cc", LidSettings(), lid_model)
         assert_that(
             result.kept | beam.Map(lambda d: (d.id, d.text, d.lang, d.lang_score > 0.5)),
             equal_to([("cc/en", ENGLISH, "en", True)]),
@@ -216,7 +218,7 @@ def test_language_id_does_not_mutate_its_input(lid_model):
     original = cc("en", ENGLISH)
     with BeamTestPipeline(runner="FnApiRunner") as p:
         docs = p | beam.Create([original])
-        result = docs | LanguageId("cc", model_path=lid_model)
+        result = docs | LanguageId("cc", LidSettings(), lid_model)
         # The input PCollection, read after the stage ran on the same elements.
         assert_that(docs | beam.Map(lambda d: d.lang), equal_to([None]), label="input")
         assert_that(result.kept | beam.Map(lambda d: d.lang), equal_to(["en"]), label="kept")
@@ -232,7 +234,7 @@ def test_curate_cc_chains_the_three_stages(lid_model):
     docs = [cc("1", en1), cc("2", en1.upper()), cc("3", en2), cc("4", fr)]
     en1_out, en2_out = ENGLISH, "Our bakery sells fresh bread, cakes and pastries every day of the week."
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | CurateCC("cc", model_path=lid_model, min_chars=50)
+        result = p | beam.Create(docs) | CurateCC("cc", CCSettings(line_dedup=LineDedupSettings(min_chars=50)), lid_model)
         assert_that(result.kept | beam.Map(lambda d: (d.id, d.text, d.lang)),
                     equal_to([("cc/1", en1_out, "en"), ("cc/3", en2_out, "en")]), label="kept")
         assert_that(rejection_summary(result.rejected), equal_to([

@@ -1,5 +1,4 @@
 """GitHub reader (real sdists, JSON lines, hostile archives) and the curation stages on Beam."""
-import copy
 import gzip
 import io
 import json
@@ -15,7 +14,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from filters.document import digest_id
-from pipeline.github import DEFAULTS, CurateGitHub, build_github, content_key, filters_from_config
+from pipeline.config import config_from
+from pipeline.github import CurateGitHub, GitHubSettings, build_github, content_key, filters_from_config
 from pipeline.read import Malformed
 from pipeline.readers.github import ArchiveLimits, parse_github
 from samples import fetch
@@ -272,8 +272,7 @@ def test_truncated_jsonl_gz(tmp_path):
 # --- the Beam stages ------------------------------------------------------------------------
 
 def config(inputs):
-    return {"inputs": {"github": inputs}, "sample": {"fraction": 1.0, "max_records_per_file": None},
-            "strict": False, "github": copy.deepcopy(DEFAULTS)}
+    return config_from({"inputs": {"github": inputs}})
 
 
 def test_curation_on_real_sdists(tmp_path):
@@ -314,7 +313,7 @@ def test_stage_accounting_balances():
                         meta={"repo": "r", "path": path, "licence": ["LICENSE"], "spdx": list(spdx), "size": len(text)})
 
     docs = [d(1, "x = 1\n"), d(2, "x = 1\n"), d(3, "x = 1\n", spdx=()), d(4, "y = 2\n", path="a.csv"), d(5, "z = 3\n")]
-    lic, code = filters_from_config(DEFAULTS)
+    lic, code = filters_from_config(GitHubSettings())
 
     def check(rows):
         table = dict(rows)

@@ -5,8 +5,7 @@ import random
 
 import pytest
 
-from pipeline.config import SOURCES
-from pipeline.mix import (CONFIG_DEFAULTS, copies, format_mixture_table, is_validation, plan_mixture, section,
+from pipeline.mix import (SOURCES, MixtureSettings, copies, format_mixture_table, is_validation, plan_mixture,
                           shard_key)
 
 # LLaMA-1 Table 1, typed in from the paper.
@@ -107,11 +106,11 @@ def test_a_source_with_data_but_no_proportion_is_unused():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"proportions": {"cc": -0.1, "c4": 1}}, "mixture.proportions.cc"),
+    ({"proportions": {"cc": -0.1, "c4": 1}}, "proportions.cc must be a number >= 0"),
     ({"proportions": {"common_crawl": 1}}, "unknown source 'common_crawl'"),
     ({"proportions": {"cc": 0}}, "at least one positive"),
     ({"epoch_cap": 0}, "epoch_cap must be > 0"),
-    ({"total": -5}, "total_tokens must be > 0"),
+    ({"total": -5}, "total must be > 0"),
     ({"sizes": {"github": 10}, "proportions": {"cc": 1}}, "no data for any source"),
 ])
 def test_bad_mixture_settings_are_clear_errors(kwargs, message):
@@ -149,24 +148,12 @@ def test_shard_keys_differ_per_copy_and_seed():
     assert 0 <= shard_key(SEED, "a", 0) < 2**64
 
 
-def test_config_sections_fill_defaults_and_reject_typos():
-    assert section({}, "mixture") == CONFIG_DEFAULTS["mixture"]
-    assert section({"mixture": {"epoch_cap": 3}}, "mixture")["epoch_cap"] == 3
-    assert section({}, "mixture")["proportions"] == LLAMA
-    with pytest.raises(ValueError, match="mixture.epochs_cap"):
-        section({"mixture": {"epochs_cap": 3}}, "mixture")
-
-
-def test_sections_merge_as_the_run_config_does():
-    """A partial config (tests, benchmarks) and a loaded run config agree on every section."""
-    from pipeline.config import load_config
-
-    partial = {"mixture": {"proportions": {"books": 0.2}, "epoch_cap": 3}, "shards": {"val_fraction": 0.1}}
-    full = load_config(None, overrides=["mixture.proportions.books=0.2", "mixture.epoch_cap=3",
-                                        "shards.val_fraction=0.1"])
-    for name in ("tokenizer", "mixture", "shards"):
-        assert section(partial, name) == section(full, name) == full[name]
-    assert section(partial, "mixture")["proportions"]["cc"] == LLAMA["cc"]  # the others stay
+def test_mixture_settings_default_to_llama_table1_and_reject_bad_proportions():
+    assert MixtureSettings().proportions == LLAMA
+    with pytest.raises(ValueError, match="proportions names an unknown source 'common_crawl'"):
+        MixtureSettings(proportions={"common_crawl": 1.0})
+    with pytest.raises(ValueError, match="at least one positive"):
+        MixtureSettings(proportions={"cc": 0})
 
 
 def test_mixture_table():

@@ -25,7 +25,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
 from filters.document import Document
-from pipeline.quality import CurateQuality, Perplexity, WikiRef, from_config
+from pipeline.quality import CurateQuality, Perplexity, PerplexitySettings, WikiRef, WikirefSettings, from_cards
 
 ARPA = """\\data\\
 ngram 1=5
@@ -160,7 +160,7 @@ def test_perplexity_scores_buckets_by_run_percentiles_and_drops_the_tail(models)
         members = [d for d in docs if buckets.get(d.id) == name]
         expected_rows[("cc", "perplexity", f"bucket:{name}")] = (len(members), nbytes(*members))
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | Perplexity("cc", models=lms)
+        result = p | beam.Create(docs) | Perplexity("cc", PerplexitySettings(), lms)
         assert_that(result.kept | "K" >> beam.Map(lambda d: (d.id, d.perplexity, d.bucket)),
                     equal_to([(d.id, scored.get(d.id), buckets.get(d.id)) for d in kept]), label="kept")
         assert_that(result.rejected | "R" >> beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.bucket,
@@ -180,7 +180,7 @@ def test_explicit_cutoffs_override_and_keep_is_configurable(models):
     _, buckets, _ = expected_buckets(docs, cutoffs=(head, tail))
     assert sorted(buckets.values()).count("head") == 3
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | Perplexity("cc", models=lms, cutoffs={"en": [head, tail]}, keep=["head"])
+        result = p | beam.Create(docs) | Perplexity("cc", PerplexitySettings(cutoffs={"en": (head, tail)}, keep=("head",)), lms)
         assert_that(result.kept | "K" >> beam.Map(lambda d: d.id),
                     equal_to([d.id for d in docs if buckets.get(d.id, "head") == "head"]), label="kept")
         assert_that(result.rejected | "R" >> beam.Map(lambda r: (r.doc.id, r.doc.bucket)),
@@ -196,7 +196,7 @@ def test_percentile_sample_does_not_depend_on_input_order(models, tmp_path):
     outputs = []
     for i, order in enumerate((docs, docs[::-1], random.Random(3).sample(docs, len(docs)))):
         with BeamTestPipeline(runner="FnApiRunner") as p:
-            result = p | beam.Create(order) | Perplexity("cc", models=lms, sample_size=7)
+            result = p | beam.Create(order) | Perplexity("cc", PerplexitySettings(sample_size=7), lms)
             (result.stats
              | beam.Filter(lambda kv: kv[0][2].split(":")[0] in ("cutoff", "percentile_sample"))
              | beam.Map(json.dumps)
@@ -206,17 +206,19 @@ def test_percentile_sample_does_not_depend_on_input_order(models, tmp_path):
     assert '[["cc", "perplexity", "percentile_sample:en"], [7, 0]]' in outputs[0]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"percentiles": [60, 30]}, "percentiles"),
-    ({"percentiles": [30]}, "percentiles"),
-    ({"keep": ["best"]}, "keep"),
-    ({"keep": []}, "keep"),
-    ({"cutoffs": {"en": [500, 100]}}, "cutoffs.en"),
-    ({"sample_size": 0}, "sample_size"),
+@pytest.mark.parametrize("values, match", [
+    ({"percentiles": [60, 30]}, "cc.perplexity.percentiles"),
+    ({"percentiles": [30]}, "cc.perplexity.percentiles"),
+    ({"keep": ["best"]}, r"cc.perplexity.keep\[0\]"),
+    ({"keep": []}, "cc.perplexity.keep"),
+    ({"cutoffs": {"en": [500, 100]}}, "cc.perplexity.cutoffs.en"),
+    ({"sample_size": 0}, "cc.perplexity.sample_size"),
 ])
-def test_perplexity_settings_are_validated(models, kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        Perplexity("cc", models=models[0], **kwargs)
+def test_perplexity_settings_are_validated(values, match):
+    from pipeline.config import ConfigError, config_from
+
+    with pytest.raises(ConfigError, match=match):
+        config_from({"cc": {"perplexity": values}})
 
 
 # ---------------------------------------------------------------- wikiref
@@ -252,7 +254,7 @@ def test_wikiref_scores_drops_below_threshold_and_counts_score_bins(models):
         (("cc", "wikiref", "dropped:wikiref"), (len(dropped), nbytes(*dropped))),
     ] + [(("cc", "wikiref", k), (len(v), nbytes(*v))) for k, v in bins.items()]
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | WikiRef("cc", model_path=model_path, threshold=0.25)
+        result = p | beam.Create(docs) | WikiRef("cc", WikirefSettings(threshold=0.25), model_path)
         assert_that(result.kept | "K" >> beam.Map(lambda d: (d.id, d.wikiref_score)),
                     equal_to([(d.id, scores[d.id]) for d in kept]), label="kept")
         assert_that(result.rejected | "R" >> beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.wikiref_score)),
@@ -268,12 +270,11 @@ def test_curate_quality_chains_both_stages_from_config_and_cards(models):
     sp, lm = lms["en"]
     cards = {"perplexity": {"en": {"sentencepiece": {"path": sp}, "kenlm": {"path": lm}}},
              "wikiref": {"path": model_path}}
-    config = {"cc": {"perplexity": {"percentiles": [30, 60], "cutoffs": {"en": [1e9, 1e9]}, "keep": ["head", "middle"],
-                                    "sample_size": 100}, "wikiref": {"threshold": 0.5}}}
+    perplexity = PerplexitySettings(cutoffs={"en": (1e9, 1e9)}, sample_size=100)
     docs = wiki_docs()  # no "a"/"b" words: all head with these cutoffs
     scores = wiki_scores(model_path, docs)
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | from_config(config, cards)
+        result = p | beam.Create(docs) | from_cards("cc", perplexity, WikirefSettings(threshold=0.5), cards)
         assert_that(result.kept | "K" >> beam.Map(lambda d: (d.id, d.bucket)),
                     equal_to([(d.id, "head") for d in docs if scores[d.id] >= 0.5]), label="kept")
         assert_that(result.rejected | "R" >> beam.Map(lambda r: (r.doc.id, r.stage)),
@@ -290,7 +291,7 @@ def test_curate_quality_chains_both_stages_from_config_and_cards(models):
 def test_a_stage_without_a_model_is_skipped_not_faked(models):
     docs = wiki_docs()
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | CurateQuality("cc", perplexity_models={}, wikiref_model=None)
+        result = p | beam.Create(docs) | CurateQuality("cc", PerplexitySettings(), WikirefSettings(), perplexity_models={}, wikiref_model=None)
         assert_that(result.kept | "K" >> beam.Map(lambda d: d.id), equal_to([d.id for d in docs]), label="kept")
         assert_that(result.rejected, equal_to([]), label="rejected")
         assert_that(result.stats, equal_to([]), label="stats")

@@ -17,7 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from filters.perplexity import load_language_model
 from filters.wikiref import LABEL_CC, LABEL_WIKI
-from pipeline.config import load_config
+from pipeline.config import ConfigError, config_from
 from pipeline.lid_model import default_lid_model
 from pipeline.reference_models import (
     PerplexityTraining, WikiRefTraining, collect_cc_examples, estimate_kenlm, format_cards, normalize_url,
@@ -34,22 +34,18 @@ def sha256(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def make_config(wiki: Path, **train) -> dict:
-    config = load_config(None)
-    config["inputs"]["cc"] = [str(SAMPLE_WET)]
-    config["inputs"]["wikipedia"] = [str(wiki)]
-    config["sample"]["max_records_per_file"] = 150  # CC pages; Wikipedia stops at max_bytes anyway
-    config["models"].update(kenlm={}, sentencepiece={}, wikiref=None, train={
-        "perplexity": {"max_bytes": MAX_BYTES, "vocab_size": 2000, "order": 5, "discount_fallback": "auto",
-                       "memory": "200M", "kenlm_bin": None, **train.get("perplexity", {})},
-        "wikiref": {"positives": "wikipedia", "reference_urls": [], "max_per_class": 40, "heldout_fraction": 0.25,
-                    "epoch": 50, "lr": 0.5, "word_ngrams": 2, "dim": 50, "bucket": 100_000, "min_count": 1,
-                    "threads": 1, **train.get("wikiref", {})},
+def make_config(wiki: Path, models: dict | None = None, **train):
+    return config_from({
+        "inputs": {"cc": [str(SAMPLE_WET)], "wikipedia": [str(wiki)]},
+        "sample": {"max_records_per_file": 150},  # CC pages; Wikipedia stops at max_bytes anyway
+        "models": {**(models or {}), "train": {
+            "perplexity": {"max_bytes": MAX_BYTES, "vocab_size": 2000, "order": 5, "discount_fallback": "auto",
+                           "memory": "200M", "kenlm_bin": None, **train.get("perplexity", {})},
+            "wikiref": {"positives": "wikipedia", "reference_urls": [], "max_per_class": 40, "heldout_fraction": 0.25,
+                        "epoch": 50, "lr": 0.5, "word_ngrams": 2, "dim": 50, "bucket": 100_000, "min_count": 1,
+                        "threads": 1, **train.get("wikiref", {})},
+        }},
     })
-    config["cc"]["perplexity"] = {"percentiles": [30, 60], "cutoffs": {}, "keep": ["head", "middle"],
-                                  "sample_size": 100_000}
-    config["cc"]["wikiref"] = {"threshold": 0.25}
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -171,18 +167,17 @@ def test_rerun_reuses_models_and_a_changed_setting_retrains_only_its_model(train
 
 def test_given_models_are_used_in_place(trained, wiki, tmp_path):
     _, _, cards = trained
-    config = make_config(wiki)
     en = cards["perplexity"]["en"]
-    config["models"]["kenlm"] = {"en": en["kenlm"]["path"]}
-    config["models"]["sentencepiece"] = {"en": en["sentencepiece"]["path"]}
-    config["models"]["wikiref"] = cards["wikiref"]["path"]
+    given = {"kenlm": {"en": en["kenlm"]["path"]}, "sentencepiece": {"en": en["sentencepiece"]["path"]},
+             "wikiref": cards["wikiref"]["path"]}
+    config = make_config(wiki, given)
     got = train_reference_models(config, tmp_path / "models", lid_model=default_lid_model())
     assert got["perplexity"]["en"]["kenlm"]["path"] == en["kenlm"]["path"]
     assert got["perplexity"]["en"]["kenlm"]["sha256"] == sha256(en["kenlm"]["path"])
     assert got["perplexity"]["en"]["sentencepiece"]["sha256"] == sha256(en["sentencepiece"]["path"])
     assert got["wikiref"]["sha256"] == sha256(cards["wikiref"]["path"])
     assert not (tmp_path / "models").exists()  # nothing trained
-    config["models"]["sentencepiece"] = {}
+    config = make_config(wiki, {**given, "sentencepiece": {}})
     with pytest.raises(ValueError, match="models.sentencepiece.en"):
         train_reference_models(config, tmp_path / "models", lid_model=default_lid_model())
 
@@ -249,13 +244,15 @@ def test_reference_urls_are_joined_against_the_crawl(wiki, tmp_path, fmt):
     assert all(r["line"].startswith(LABEL_CC + " ") for r in rows["cc"])
 
 
-def test_settings_are_validated():
-    with pytest.raises(ValueError, match="order"):
-        PerplexityTraining(order=9)
-    with pytest.raises(ValueError, match="reference_urls"):
-        WikiRefTraining(positives="urls")
-    with pytest.raises(ValueError, match="positives"):
-        WikiRefTraining(positives="web")
+@pytest.mark.parametrize("key, value, message", [
+    ("perplexity.order", 9, "models.train.perplexity.order must be in [2, 6]"),
+    ("wikiref.positives", "urls", "reference_urls lists no file"),
+    ("wikiref.positives", "web", "models.train.wikiref.positives must be one of wikipedia, urls"),
+])
+def test_settings_are_validated(key, value, message):
+    with pytest.raises(ConfigError) as error:
+        config_from({}, [f"models.train.{key}={value}"])
+    assert message in str(error.value)
 
 
 # ---------------------------------------------------------------- lmplz on tiny data

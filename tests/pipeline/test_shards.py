@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from filters.document import Document
-from pipeline.config import load_config
+from pipeline.config import config_from
 from pipeline.mix import copies, format_mixture_table, is_validation, shard_key
 from pipeline.parquet import DOCUMENT_SCHEMA, document_to_row
 from pipeline.runner import make_options
@@ -62,12 +62,9 @@ def write_curated(out: Path, docs: dict[str, list[Document]]) -> None:
             pq.write_table(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), directory / f"part-{i:05d}.parquet")
 
 
-def config(val_fraction: float = VAL, **mixture) -> dict:
-    cfg = load_config(None, [f"seed={SEED}"])
-    cfg["tokenizer"] = {"vocab_size": 500}
-    cfg["mixture"] = mixture
-    cfg["shards"] = {"target_tokens_per_shard": TARGET, "val_fraction": val_fraction}
-    return cfg
+def config(val_fraction: float = VAL, **mixture):
+    return config_from({"seed": SEED, "tokenizer": {"vocab_size": 500}, "mixture": mixture,
+                        "shards": {"target_tokens_per_shard": TARGET, "val_fraction": val_fraction}})
 
 
 @pytest.fixture(scope="module")

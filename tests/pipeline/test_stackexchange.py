@@ -11,6 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.read import Malformed
 from pipeline.readers.stackexchange import parse_posts, parse_tags, site_of
+from pipeline.config import config_from
 from pipeline.stackexchange import build_stackexchange
 from samples import build_code_qa_tex as sample
 
@@ -107,8 +108,7 @@ def test_stopping_early_ends_the_7z_thread(out):
 
 
 def config(inputs, sites=None):
-    return {"inputs": {"stackexchange": inputs}, "sample": {"fraction": 1.0, "max_records_per_file": None},
-            "strict": False, "stackexchange": {"sites": sites}}
+    return config_from({"inputs": {"stackexchange": inputs}, "stackexchange": {"sites": sites}})
 
 
 def test_edge_cases_on_beam(out, tmp_path):

@@ -1,5 +1,5 @@
 """The MediaWiki dump reader on gensim's real dumps (bz2, UTF-8 and UTF-16), on
-damaged copies of them, and CurateWikipedia end to end under Beam.
+damaged copies of them, and the Wikipedia source end to end under Beam.
 
 Expected values come from the raw XML by regular expressions, never from the reader.
 """
@@ -22,7 +22,8 @@ from pipeline.read import Malformed, MalformedInputError, iter_file
 from pipeline.readers import wikipedia as wikipedia_reader
 from pipeline.readers.wikipedia import parse_mediawiki
 from pipeline.stats import SumStats
-from pipeline.wikipedia import CurateWikipedia
+from pipeline.config import config_from
+from pipeline.wikipedia import build_wikipedia
 from samples.fixtures import gensim_wiki_files
 
 
@@ -257,7 +258,7 @@ def test_strict_mode_raises_on_the_first_malformed_page(dumps, tmp_path):
         list(iter_file(str(path), parse_mediawiki, strict=True))
 
 
-# --- CurateWikipedia under Beam -----------------------------------------------------
+# --- the source under Beam -----------------------------------------------------
 
 def test_curate_wikipedia_on_real_dumps(dumps, tmp_path):
     # The three real dumps plus a damaged copy of one (its page 2 has bad XML).
@@ -300,8 +301,8 @@ def test_curate_wikipedia_on_real_dumps(dumps, tmp_path):
                 raise BeamAssertException(f"{d.id} is shorter than min_chars")
 
     with TestPipeline(runner="FnApiRunner") as p:
-        result = p | CurateWikipedia([str(f) for f in files], min_chars=100)
-        stats = (result.stats,) | SumStats()
+        result, read_stats = build_wikipedia(p, config_from({"inputs": {"wikipedia": [str(f) for f in files]}}), {})
+        stats = (result.stats, read_stats) | SumStats()
         counts = stats | "Docs" >> beam.MapTuple(lambda key, value: (key, value[0]))
         want = [(("wikipedia", "wikipedia", k), n) for k, n in expected.items()]
         want += [(("wikipedia", "read", "files"), 4), (("wikipedia", "read", "documents"), 218),

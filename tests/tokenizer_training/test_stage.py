@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
+from pipeline.config import config_from
 from pipeline.mix import is_validation
 from pipeline.tokenizer_stage import curated_files, format_tokenizer_summary, run_tokenizer_stage, sample_for_tokenizer
 from tokenizer_training import load
@@ -24,11 +24,8 @@ def corpus() -> dict[str, list[tuple[str, str]]]:
     return {"cc": docstring_pieces(), "github": code_pieces(40), "wikipedia": licence_paragraphs()}
 
 
-def config(**tokenizer) -> dict:
-    cfg = load_config(None, [f"seed={SEED}"])
-    cfg["tokenizer"] = {"vocab_size": 600, **tokenizer}
-    cfg["shards"] = {"val_fraction": VAL}
-    return cfg
+def config(**tokenizer):
+    return config_from({"seed": SEED, "tokenizer": {"vocab_size": 600, **tokenizer}, "shards": {"val_fraction": VAL}})
 
 
 @pytest.fixture(scope="module")
