@@ -45,7 +45,8 @@ def _train_parser(sub) -> None:
                        epilog=_TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("data and run")
     g.add_argument("--data", required=True, help="shard directory with manifest.json (OUT/shards)")
-    g.add_argument("--out", required=True, help="run directory (created; resumed if it holds checkpoints)")
+    g.add_argument("--out", required=True, help="run directory: new, empty, or an earlier run's (resumed from its "
+                                                "latest checkpoint); any other directory is refused")
     g.add_argument("--tokenizer", help="SentencePiece model (default: tokenizer/tokenizer.model next to --data)")
     g.add_argument("--preset", default="tiny", choices=list(PRESETS), metavar="NAME",
                    help="model shape and its recipe, see below (default tiny)")
@@ -114,7 +115,8 @@ def _export_parser(sub) -> None:
                        description="Write config.json, model.safetensors and the tokenizer so that "
                                    "transformers.LlamaForCausalLM.from_pretrained(OUT) loads the model.")
     _checkpoint_args(p)
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--out", required=True, help="output directory: new, empty, or an earlier export (replaced); "
+                                                "a directory holding other files is refused, never deleted")
 
 
 def build_parser() -> argparse.ArgumentParser:

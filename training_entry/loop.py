@@ -25,6 +25,7 @@ from torch import nn
 from model.config import flops_per_token, total_params
 from model.llama import Llama
 from shard_format import read_manifest
+from shard_format.publish import OutputRefusedError, check_target
 from training_entry import checkpoint, distributed, export_hf, resources, tokenizer
 from training_entry.config import TrainConfig, plan
 from training_entry.data import TokenStream, TrainData, ValData, unigram_entropy
@@ -82,6 +83,12 @@ def train(cfg: TrainConfig) -> dict:
 
 def _train(cfg: TrainConfig, d: distributed.Dist) -> dict:
     run, data_dir = Path(cfg.out), Path(cfg.data)
+    _check_run_dir(run)
+    if cfg.export:  # a RUN/hf holding files an export did not write: refuse now, not after the training
+        try:
+            check_target(run / "hf", written_by=export_hf.WRITTEN_BY)
+        except OutputRefusedError as e:
+            raise OutputRefusedError(f"{e} (the run exports there at the end; or pass --no-export)") from None
 
     # Data and tokenizer must belong together.
     manifest = read_manifest(data_dir)
@@ -102,7 +109,6 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> dict:
                                fsdp=cfg.parallel == "fsdp", activation_checkpointing=cfg.activation_checkpointing)
     if d.is_main:
         run.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(tok_path, run / "tokenizer.model")
         if resume_from is None:
             (run / "metrics.jsonl").unlink(missing_ok=True)
             shutil.rmtree(run / "samples", ignore_errors=True)
@@ -113,6 +119,7 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> dict:
             saved_step = checkpoint.read_state(resume_from)["step"]
             for path in [run / "metrics.jsonl", *(run / "samples").glob("rank-*.jsonl")]:
                 _truncate_jsonl(path, saved_step)
+        shutil.copyfile(tok_path, run / "tokenizer.model")
     distributed.barrier()
 
     train_files = [data_dir / e["file"] for e in manifest["shards"].get("train", [])]
@@ -237,6 +244,15 @@ def _finish(cfg, run: Path, p, sp, val_data: ValData | None, val_loss: float | N
     log.info("run directory %s: checkpoint %s, metrics.jsonl, loss.png%s", run, Path(final).name,
              ", hf/ (Hugging Face Llama layout)" if cfg.export else "")
     return summary
+
+
+def _check_run_dir(run: Path) -> None:
+    """--out must be new, empty or a run directory: a run never writes over someone else's files."""
+    if run.exists() and not run.is_dir():
+        raise ValueError(f"--out {run} is a file, not a directory; choose a directory for the run")
+    if run.is_dir() and any(run.iterdir()) and not (run / "train_config.json").is_file():
+        raise ValueError(f"--out {run} is not empty and is not a run directory (no train_config.json); "
+                         f"choose a new or empty directory")
 
 
 def _check_resumable(saved: dict, recipe: dict, model: dict, data: dict, run: Path) -> None:
