@@ -36,7 +36,7 @@ A run directory that already holds checkpoints is resumed from its latest one
 (the recipe settings must match). Under torchrun each process reads a disjoint
 part of every step's batch; the data order depends only on the global sample
 index, so a run may be resumed with a different number of processes.
-Outputs: RUN/checkpoints/, metrics.jsonl, loss.png, summary.json, hf/."""
+Outputs: RUN/checkpoints/, metrics.jsonl, loss.png, summary.json, verified_shards.json, hf/."""
 
 
 def _train_parser(sub) -> None:
@@ -48,6 +48,9 @@ def _train_parser(sub) -> None:
     g.add_argument("--out", required=True, help="run directory: new, empty, or an earlier run's (resumed from its "
                                                 "latest checkpoint); any other directory is refused")
     g.add_argument("--tokenizer", help="SentencePiece model (default: tokenizer/tokenizer.model next to --data)")
+    g.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="skip checking every shard's sha256 against the manifest before training (done once per "
+                        "run directory; token ids are still checked against the vocabulary as they are read)")
     g.add_argument("--preset", default="tiny", choices=list(PRESETS), metavar="NAME",
                    help="model shape and its recipe, see below (default tiny)")
     g = p.add_argument_group("recipe (defaults from the preset / LLaMA)")

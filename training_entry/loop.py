@@ -26,7 +26,7 @@ from model.config import flops_per_token, total_params
 from model.llama import Llama
 from shard_format import read_manifest
 from shard_format.publish import OutputRefusedError, check_target
-from training_entry import checkpoint, distributed, export_hf, resources, tokenizer
+from training_entry import checkpoint, distributed, export_hf, resources, tokenizer, verify
 from training_entry.config import TrainConfig, plan
 from training_entry.data import TokenStream, TrainData, ValData, unigram_entropy
 from training_entry.metrics import Metrics, plot_loss
@@ -107,6 +107,7 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> dict:
         resources.check_memory(p.model, preset=cfg.preset, device=d.device, micro_batch_size=p.micro_batch_size,
                                world_size=d.world_size, local_world_size=d.local_world_size,
                                fsdp=cfg.parallel == "fsdp", activation_checkpointing=cfg.activation_checkpointing)
+    verified = verify.verify_shards(data_dir, manifest, run, d) if cfg.verify else None
     if d.is_main:
         run.mkdir(parents=True, exist_ok=True)
         if resume_from is None:
@@ -120,6 +121,8 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> dict:
             for path in [run / "metrics.jsonl", *(run / "samples").glob("rank-*.jsonl")]:
                 _truncate_jsonl(path, saved_step)
         shutil.copyfile(tok_path, run / "tokenizer.model")
+        if verified is not None:
+            verify.record(run, verified)
     distributed.barrier()
 
     train_files = [data_dir / e["file"] for e in manifest["shards"].get("train", [])]
