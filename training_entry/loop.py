@@ -24,7 +24,7 @@ from torch import nn
 
 from model.config import flops_per_token, total_params
 from model.llama import Llama
-from shard_format import read_manifest
+from shard_format import atomic_write, read_manifest
 from shard_format.publish import OutputRefusedError, check_target
 from training_entry import checkpoint, distributed, export_hf, resources, tokenizer, verify
 from training_entry.config import TrainConfig, plan
@@ -277,9 +277,28 @@ def _record_samples(run: Path, d: distributed.Dist, step: int, sample_ids: list[
 
 
 def _truncate_jsonl(path: Path, step: int) -> None:
-    if path.is_file():
-        keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-        path.write_text("".join(line + "\n" for line in keep))
+    """Keep the records of steps up to ``step``, rewriting the file atomically.
+
+    A torn last line (the process killed mid-write, a full disk) is dropped with a warning;
+    a bad line anywhere else is an error that names the file.
+    """
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    keep = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            if json.loads(line)["step"] <= step:
+                keep.append(line)
+        except (ValueError, KeyError, TypeError) as e:
+            if number < len(lines):
+                raise ValueError(f"{path}, line {number}: not a JSON record ({e}); fix or remove the line") from None
+            log.warning("%s: dropping its torn last line (%d bytes; the run was interrupted while writing it)",
+                        path, len(line))
+    with atomic_write(path, "w") as f:
+        f.write("".join(line + "\n" for line in keep))
 
 
 def _train_records(run: Path) -> list[dict]:
