@@ -106,8 +106,10 @@ def _generate_parser(sub) -> None:
     p.add_argument("--prompt", required=True, help="text to continue")
     p.add_argument("--max-new-tokens", type=int, default=64, help="default 64")
     p.add_argument("--mode", choices=["greedy", "top-p", "both"], default="both", help="default both")
-    p.add_argument("--top-p", type=float, default=0.9, help="nucleus mass for sampling (default 0.9)")
-    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
+    p.add_argument("--top-p", type=float, default=0.9,
+                   help="nucleus mass for sampling, in (0, 1]; 1 samples from the whole distribution (default 0.9)")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="sampling temperature, > 0 (default 0.8); for deterministic output use --mode greedy")
     p.add_argument("--num-samples", type=int, default=3, help="top-p samples to print (default 3)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--device", default="cpu", help="default cpu")
@@ -143,11 +145,20 @@ def _run_tokenizer(checkpoint_dir, override):
     return path, tokenizer.load(path)
 
 
+def _check_sampling(args) -> None:
+    """Before loading anything: values outside these ranges give NaN probabilities or meaningless text."""
+    if not 0 < args.top_p <= 1:
+        raise ValueError(f"--top-p must be in (0, 1], got {args.top_p:g}")
+    if not args.temperature > 0:
+        raise ValueError(f"--temperature must be > 0, got {args.temperature:g} (for greedy output: --mode greedy)")
+
+
 def _generate(args) -> None:
     import torch
 
     from training_entry.generate import generate, load_model
 
+    _check_sampling(args)
     model, ckpt = load_model(args.checkpoint, args.device)
     _, sp = _run_tokenizer(ckpt, args.tokenizer)
     prompt = [sp.bos_id(), *sp.encode(args.prompt)]

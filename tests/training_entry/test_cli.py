@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +133,24 @@ def test_train_refuses_a_folder_that_is_not_a_run(shards, tmp_path, capsys):
     assert main(["train", "--data", str(shards), "--out", str(tmp_path), "--steps", "2"]) == 2
     assert "is not empty and is not a run directory" in one_error_line(capsys)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--top-p", "0", r"--top-p must be in \(0, 1\], got 0"),
+    ("--top-p", "1.5", r"--top-p must be in \(0, 1\], got 1.5"),
+    ("--temperature", "-1", r"--temperature must be > 0, got -1"),
+    ("--temperature", "0", r"--temperature must be > 0, got 0"),
+])
+def test_generate_sampling_settings_out_of_range_are_one_clear_line(trained_run, capsys, option, value, message):
+    run, _ = trained_run
+    assert main(["generate", "--checkpoint", str(run), "--prompt", "The", "--max-new-tokens", "4",
+                 "--mode", "top-p", option, value]) == 2
+    assert re.search(message, one_error_line(capsys))
+
+
+def test_generate_help_gives_the_valid_ranges():
+    text = cli("generate", "--help").stdout
+    assert "in (0, 1]" in text and "> 0" in text
 
 
 def test_train_refuses_an_hf_folder_it_did_not_write_before_training(shards, tmp_path, capsys):
