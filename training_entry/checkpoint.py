@@ -39,7 +39,7 @@ from torch.distributed.checkpoint.state_dict import (
 )
 
 from shard_format import atomic_write
-from training_entry import distributed
+from training_entry import distributed, faults
 
 log = logging.getLogger("training_entry")
 FILES = ("model.safetensors", "optimizer.pt", "rng.pt")  # besides state.json
@@ -136,14 +136,17 @@ def save(run: str | os.PathLike, *, model: nn.Module, optimizer: torch.optim.Opt
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         save_file(weights, tmp / "model.safetensors")
+        faults.point("checkpoint:after_weights")
         torch.save(optim_state, tmp / "optimizer.pt")
         torch.save(_rng_state(), tmp / "rng.pt")
         state = {**state, "files": {name: (tmp / name).stat().st_size for name in FILES}}
         (tmp / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
         for f in tmp.iterdir():
             _fsync(f)
+        faults.point("checkpoint:before_rename")
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
+        faults.point("checkpoint:before_latest")
         with atomic_write(checkpoints_dir(run) / "latest", "w") as f:
             f.write(final.name + "\n")
         _prune(checkpoints_dir(run), keep)

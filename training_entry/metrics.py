@@ -8,6 +8,8 @@ import math
 import time
 from pathlib import Path
 
+from training_entry import faults
+
 log = logging.getLogger("training_entry")
 
 
@@ -36,9 +38,14 @@ class Metrics:
             if path is not None and path.is_file() else set()
 
     def _write(self, record: dict) -> None:
-        if self.path is not None:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+        if self.path is None:
+            return
+        line = (json.dumps(record) + "\n").encode()
+        with open(self.path, "ab", buffering=0) as f:  # unbuffered: what was written is on file if we die
+            if faults.reached("metrics:mid_line"):  # a torn line, as a kill mid-write leaves
+                f.write(line[: len(line) // 2])
+                faults.die()
+            f.write(line)
 
     def train_step(self, *, step: int, loss: float, lr: float, grad_norm: float, step_s: float,
                    data_s: float) -> None:
