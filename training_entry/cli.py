@@ -36,7 +36,7 @@ A run directory that already holds checkpoints is resumed from its latest one
 (the recipe settings must match). Under torchrun each process reads a disjoint
 part of every step's batch; the data order depends only on the global sample
 index, so a run may be resumed with a different number of processes.
-Outputs: RUN/checkpoints/, metrics.jsonl, loss.png, summary.json, hf/."""
+Outputs: RUN/checkpoints/, metrics.jsonl, loss.png, summary.json, verified_shards.json, hf/."""
 
 
 def _train_parser(sub) -> None:
@@ -45,8 +45,12 @@ def _train_parser(sub) -> None:
                        epilog=_TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("data and run")
     g.add_argument("--data", required=True, help="shard directory with manifest.json (OUT/shards)")
-    g.add_argument("--out", required=True, help="run directory (created; resumed if it holds checkpoints)")
+    g.add_argument("--out", required=True, help="run directory: new, empty, or an earlier run's (resumed from its "
+                                                "latest checkpoint); any other directory is refused")
     g.add_argument("--tokenizer", help="SentencePiece model (default: tokenizer/tokenizer.model next to --data)")
+    g.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="skip checking every shard's sha256 against the manifest before training (done once per "
+                        "run directory; token ids are still checked against the vocabulary as they are read)")
     g.add_argument("--preset", default="tiny", choices=list(PRESETS), metavar="NAME",
                    help="model shape and its recipe, see below (default tiny)")
     g = p.add_argument_group("recipe (defaults from the preset / LLaMA)")
@@ -102,8 +106,10 @@ def _generate_parser(sub) -> None:
     p.add_argument("--prompt", required=True, help="text to continue")
     p.add_argument("--max-new-tokens", type=int, default=64, help="default 64")
     p.add_argument("--mode", choices=["greedy", "top-p", "both"], default="both", help="default both")
-    p.add_argument("--top-p", type=float, default=0.9, help="nucleus mass for sampling (default 0.9)")
-    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
+    p.add_argument("--top-p", type=float, default=0.9,
+                   help="nucleus mass for sampling, in (0, 1]; 1 samples from the whole distribution (default 0.9)")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="sampling temperature, > 0 (default 0.8); for deterministic output use --mode greedy")
     p.add_argument("--num-samples", type=int, default=3, help="top-p samples to print (default 3)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--device", default="cpu", help="default cpu")
@@ -114,7 +120,8 @@ def _export_parser(sub) -> None:
                        description="Write config.json, model.safetensors and the tokenizer so that "
                                    "transformers.LlamaForCausalLM.from_pretrained(OUT) loads the model.")
     _checkpoint_args(p)
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--out", required=True, help="output directory: new, empty, or an earlier export (replaced); "
+                                                "a directory holding other files is refused, never deleted")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,11 +145,20 @@ def _run_tokenizer(checkpoint_dir, override):
     return path, tokenizer.load(path)
 
 
+def _check_sampling(args) -> None:
+    """Before loading anything: values outside these ranges give NaN probabilities or meaningless text."""
+    if not 0 < args.top_p <= 1:
+        raise ValueError(f"--top-p must be in (0, 1], got {args.top_p:g}")
+    if not args.temperature > 0:
+        raise ValueError(f"--temperature must be > 0, got {args.temperature:g} (for greedy output: --mode greedy)")
+
+
 def _generate(args) -> None:
     import torch
 
     from training_entry.generate import generate, load_model
 
+    _check_sampling(args)
     model, ckpt = load_model(args.checkpoint, args.device)
     _, sp = _run_tokenizer(ckpt, args.tokenizer)
     prompt = [sp.bos_id(), *sp.encode(args.prompt)]

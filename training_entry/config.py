@@ -51,6 +51,7 @@ class TrainConfig:
     peak_tflops: float | None = None  # for MFU; default: known GPU table, or a measured matmul rate on CPU
     memory_check: bool = True
     record_samples: bool = False  # write the global sample ids each step reads (audits data order)
+    verify: bool = True  # sha256 of every shard against the manifest before training (once per run directory)
     export: bool = True  # write the Hugging Face export at the end
 
     def __post_init__(self) -> None:

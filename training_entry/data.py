@@ -21,15 +21,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from shard_format import open_shard
+from shard_format import ShardFormatError, open_shard
 
 
 class TokenStream:
-    """Several shards read as one stream of tokens, by memory map."""
+    """Several shards read as one stream of tokens, by memory map.
+
+    Every window read is checked against its shard's vocabulary: a corrupt id would
+    otherwise crash the embedding far from here (a device-side assert on a GPU).
+    """
 
     def __init__(self, paths: list[Path]):
         self.paths = list(paths)
-        self.shards = [open_shard(p)[1] for p in self.paths]
+        opened = [open_shard(p) for p in self.paths]
+        self.shards = [tokens for _, tokens in opened]
+        self.vocab_sizes = [header.vocab_size for header, _ in opened]
         sizes = [len(s) for s in self.shards]
         self.starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)  # shard i covers [starts[i], starts[i+1])
 
@@ -46,10 +52,18 @@ class TokenStream:
         while filled < length:
             offset = start + filled - self.starts[shard]
             piece = self.shards[shard][offset: offset + length - filled]
+            self._check_ids(shard, int(offset), piece)
             out[filled: filled + len(piece)] = piece
             filled += len(piece)
             shard += 1
         return out
+
+    def _check_ids(self, shard: int, offset: int, piece: np.ndarray) -> None:
+        vocab = self.vocab_sizes[shard]
+        if len(piece) and piece.max() >= vocab:
+            at = int(np.argmax(piece >= vocab))
+            raise ShardFormatError(f"{self.paths[shard]}: token id {piece[at]} at token offset {offset + at} is "
+                                   f"outside the vocabulary [0, {vocab}): the shard is corrupt")
 
 
 def sequences(stream: TokenStream, ids: list[int], context: int) -> tuple[torch.Tensor, torch.Tensor]:

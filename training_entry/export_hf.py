@@ -19,6 +19,9 @@ import torch
 from safetensors.torch import save_file
 
 from model.config import ModelConfig
+from shard_format.publish import publish_directory
+
+WRITTEN_BY = "python -m training_entry export"  # also the trainer's own RUN/hf export: either may replace it
 
 _LAYER_NAMES = {
     "attention.wq.weight": "self_attn.q_proj.weight",
@@ -89,11 +92,15 @@ def hf_config(cfg: ModelConfig, *, bos_id: int, eos_id: int) -> dict:
 
 def export(state: dict[str, torch.Tensor], cfg: ModelConfig, out_dir: str | Path, *,
            tokenizer_path: str | Path, bos_id: int, eos_id: int) -> Path:
-    """Write the Hugging Face directory; returns it."""
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    """Write the Hugging Face directory whole; returns it. An existing one is replaced only if it is empty or
+    an earlier export (see shard_format.publish); anything else raises OutputRefusedError."""
+    with publish_directory(out_dir, written_by=WRITTEN_BY) as tmp:
+        _write(tmp, state, cfg, tokenizer_path=tokenizer_path, bos_id=bos_id, eos_id=eos_id)
+    return Path(out_dir)
+
+
+def _write(tmp: Path, state: dict[str, torch.Tensor], cfg: ModelConfig, *,
+           tokenizer_path: str | Path, bos_id: int, eos_id: int) -> None:
     save_file(hf_state_dict(state, cfg), tmp / "model.safetensors", metadata={"format": "pt"})
     (tmp / "config.json").write_text(json.dumps(hf_config(cfg, bos_id=bos_id, eos_id=eos_id), indent=2) + "\n")
     shutil.copyfile(tokenizer_path, tmp / "tokenizer.model")
@@ -104,6 +111,3 @@ def export(state: dict[str, torch.Tensor], cfg: ModelConfig, out_dir: str | Path
         "add_eos_token": False,
     }
     (tmp / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
-    return out_dir

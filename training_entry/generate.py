@@ -29,6 +29,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ll
 def generate(model: Llama, prompt: list[int], *, max_new_tokens: int, temperature: float = 0.0,
              top_p: float = 1.0, eos_id: int | None = None, generator: torch.Generator | None = None) -> list[int]:
     """New token ids after ``prompt``. ``temperature == 0`` is greedy; else sample from the top-p nucleus."""
+    if not (temperature >= 0 and 0 < top_p <= 1):  # else NaN probabilities, or logits scaled backwards
+        raise ValueError(f"need temperature >= 0 and top_p in (0, 1], got {temperature} and {top_p}")
     device = next(model.parameters()).device
     tokens = torch.tensor([prompt], dtype=torch.long, device=device)  # (1, T)
     new: list[int] = []

@@ -24,8 +24,9 @@ from torch import nn
 
 from model.config import flops_per_token, total_params
 from model.llama import Llama
-from shard_format import read_manifest
-from training_entry import checkpoint, distributed, export_hf, resources, tokenizer
+from shard_format import atomic_write, read_manifest
+from shard_format.publish import OutputRefusedError, check_target
+from training_entry import checkpoint, distributed, export_hf, resources, tokenizer, verify
 from training_entry.config import TrainConfig, plan
 from training_entry.data import TokenStream, TrainData, ValData, unigram_entropy
 from training_entry.metrics import Metrics, plot_loss
@@ -82,6 +83,12 @@ def train(cfg: TrainConfig) -> dict:
 
 def _train(cfg: TrainConfig, d: distributed.Dist) -> dict:
     run, data_dir = Path(cfg.out), Path(cfg.data)
+    _check_run_dir(run)
+    if cfg.export:  # a RUN/hf holding files an export did not write: refuse now, not after the training
+        try:
+            check_target(run / "hf", written_by=export_hf.WRITTEN_BY)
+        except OutputRefusedError as e:
+            raise OutputRefusedError(f"{e} (the run exports there at the end; or pass --no-export)") from None
 
     # Data and tokenizer must belong together.
     manifest = read_manifest(data_dir)
@@ -100,9 +107,9 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> dict:
         resources.check_memory(p.model, preset=cfg.preset, device=d.device, micro_batch_size=p.micro_batch_size,
                                world_size=d.world_size, local_world_size=d.local_world_size,
                                fsdp=cfg.parallel == "fsdp", activation_checkpointing=cfg.activation_checkpointing)
+    verified = verify.verify_shards(data_dir, manifest, run, d) if cfg.verify else None
     if d.is_main:
         run.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(tok_path, run / "tokenizer.model")
         if resume_from is None:
             (run / "metrics.jsonl").unlink(missing_ok=True)
             shutil.rmtree(run / "samples", ignore_errors=True)
@@ -113,6 +120,9 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> dict:
             saved_step = checkpoint.read_state(resume_from)["step"]
             for path in [run / "metrics.jsonl", *(run / "samples").glob("rank-*.jsonl")]:
                 _truncate_jsonl(path, saved_step)
+        shutil.copyfile(tok_path, run / "tokenizer.model")
+        if verified is not None:
+            verify.record(run, verified)
     distributed.barrier()
 
     train_files = [data_dir / e["file"] for e in manifest["shards"].get("train", [])]
@@ -239,6 +249,15 @@ def _finish(cfg, run: Path, p, sp, val_data: ValData | None, val_loss: float | N
     return summary
 
 
+def _check_run_dir(run: Path) -> None:
+    """--out must be new, empty or a run directory: a run never writes over someone else's files."""
+    if run.exists() and not run.is_dir():
+        raise ValueError(f"--out {run} is a file, not a directory; choose a directory for the run")
+    if run.is_dir() and any(run.iterdir()) and not (run / "train_config.json").is_file():
+        raise ValueError(f"--out {run} is not empty and is not a run directory (no train_config.json); "
+                         f"choose a new or empty directory")
+
+
 def _check_resumable(saved: dict, recipe: dict, model: dict, data: dict, run: Path) -> None:
     for what, old, new in (("setting", saved["recipe"], recipe), ("model", saved["model"], model),
                            ("data", saved["data"], data)):
@@ -258,9 +277,28 @@ def _record_samples(run: Path, d: distributed.Dist, step: int, sample_ids: list[
 
 
 def _truncate_jsonl(path: Path, step: int) -> None:
-    if path.is_file():
-        keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-        path.write_text("".join(line + "\n" for line in keep))
+    """Keep the records of steps up to ``step``, rewriting the file atomically.
+
+    A torn last line (the process killed mid-write, a full disk) is dropped with a warning;
+    a bad line anywhere else is an error that names the file.
+    """
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    keep = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            if json.loads(line)["step"] <= step:
+                keep.append(line)
+        except (ValueError, KeyError, TypeError) as e:
+            if number < len(lines):
+                raise ValueError(f"{path}, line {number}: not a JSON record ({e}); fix or remove the line") from None
+            log.warning("%s: dropping its torn last line (%d bytes; the run was interrupted while writing it)",
+                        path, len(line))
+    with atomic_write(path, "w") as f:
+        f.write("".join(line + "\n" for line in keep))
 
 
 def _train_records(run: Path) -> list[dict]:

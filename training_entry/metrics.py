@@ -8,6 +8,8 @@ import math
 import time
 from pathlib import Path
 
+from training_entry import faults
+
 log = logging.getLogger("training_entry")
 
 
@@ -22,7 +24,8 @@ def format_duration(seconds: float) -> str:
 class Metrics:
     """Appends one JSON object a line to ``RUN/metrics.jsonl`` and logs every ``log_every`` steps.
 
-    Only the main process writes; the others keep no file.
+    Only the main process writes; the others keep no file. A file already there (a resumed
+    run, cut back to its checkpoint) is appended to.
     """
 
     def __init__(self, path: Path | None, *, log_every: int, total_steps: int, tokens_per_step: int,
@@ -30,11 +33,19 @@ class Metrics:
         self.path, self.log_every, self.total_steps = path, log_every, total_steps
         self.tokens_per_step, self.flops_per_token, self.peak_flops = tokens_per_step, flops_per_token, peak_flops
         self._window: list[float] = []  # recent step times, for tokens/s and ETA
+        # Validation steps already on file: rerunning a finished run evaluates again but records once.
+        self._val_steps = {r["step"] for r in read_metrics(path) if r["kind"] == "val"} \
+            if path is not None and path.is_file() else set()
 
     def _write(self, record: dict) -> None:
-        if self.path is not None:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+        if self.path is None:
+            return
+        line = (json.dumps(record) + "\n").encode()
+        with open(self.path, "ab", buffering=0) as f:  # unbuffered: what was written is on file if we die
+            if faults.reached("metrics:mid_line"):  # a torn line, as a kill mid-write leaves
+                f.write(line[: len(line) // 2])
+                faults.die()
+            f.write(line)
 
     def train_step(self, *, step: int, loss: float, lr: float, grad_norm: float, step_s: float,
                    data_s: float) -> None:
@@ -55,7 +66,9 @@ class Metrics:
             )
 
     def val(self, *, step: int, loss: float, tokens: int) -> None:
-        self._write({"kind": "val", "step": step, "val_loss": loss, "tokens": tokens, "time": time.time()})
+        if step not in self._val_steps:
+            self._write({"kind": "val", "step": step, "val_loss": loss, "tokens": tokens, "time": time.time()})
+            self._val_steps.add(step)
         log.info("step %d/%d | validation loss %.4f (%d tokens)", step, self.total_steps, loss, tokens)
 
 

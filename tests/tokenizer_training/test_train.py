@@ -158,3 +158,23 @@ def test_cli_trains_checks_and_reports_held_out_compression(tmp_path, prose, cap
     assert card["vocab_size"] == 500 and card["training_data"]["documents"] == 80
     assert 1.5 < card["held_out_bytes_per_token"][str(held)] < 6
     assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".tok")) == []
+
+
+def test_cli_never_deletes_a_directory_it_did_not_write(tmp_path, prose, capsys):
+    doc = tmp_path / "doc.txt"
+    doc.write_text("\n".join(prose[:40]), encoding="utf-8")
+    out = tmp_path / "tok"
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's own file")
+    args = ["--input", str(doc), "--out", str(out), "--vocab-size", "500"]
+    assert cli_main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: refusing to replace {out}: it is not empty") and err.count("\n") == 1
+    assert [p.name for p in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text() == "the user's own file"
+
+    (out / "notes.txt").unlink()  # an empty directory may be used
+    assert cli_main(args) == 0
+    (out / "notes.txt").write_text("added later")  # our output, plus a file of the user's: still refused
+    assert cli_main(args) == 2
+    assert "notes.txt" in capsys.readouterr().err and (out / "notes.txt").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["doc.txt", "tok"]

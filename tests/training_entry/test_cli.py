@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from shard_format import file_sha256
+from training_entry.cli import main
 
 from .helpers import write_shard_dir
 
@@ -85,3 +87,76 @@ def test_vocabulary_mismatch_exits_with_a_message(tokenizer_path, tmp_path):
     assert result.returncode == 2
     assert "error: vocabulary mismatch: the shards' manifest says 50 tokens" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def one_error_line(capsys) -> str:
+    """What a refused command printed: exactly one line on stderr, no traceback."""
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    return err
+
+
+def test_export_never_deletes_a_directory_it_did_not_write(trained_run, tmp_path, capsys):
+    run, _ = trained_run
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    assert main(["export", "--checkpoint", str(run), "--out", str(run)]) == 2  # the run directory itself
+    assert f"refusing to replace {run}: it is not empty" in one_error_line(capsys)
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's")
+    assert main(["export", "--checkpoint", str(run), "--out", str(mine)]) == 2
+    one_error_line(capsys)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+    (mine / "notes.txt").unlink()  # an empty directory may be used; an earlier export is replaced
+    assert main(["export", "--checkpoint", str(run), "--out", str(mine)]) == 0
+    assert main(["export", "--checkpoint", str(run), "--out", str(run / "hf")]) == 0  # train's own export
+    assert (mine / "model.safetensors").read_bytes() == (run / "hf" / "model.safetensors").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no temporary sibling left
+
+
+@pytest.mark.parametrize("command", ["export", "train"])
+def test_out_being_a_file_is_one_clear_line(trained_run, shards, tmp_path, capsys, command):
+    run, _ = trained_run
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    args = ["export", "--checkpoint", str(run)] if command == "export" else ["train", "--data", str(shards)]
+    assert main([*args, "--out", str(target)]) == 2
+    assert f"{target} " in (line := one_error_line(capsys)) and "not a directory" in line
+    assert target.read_text() == "keep me"
+
+
+def test_train_refuses_a_folder_that_is_not_a_run(shards, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("the user's")
+    assert main(["train", "--data", str(shards), "--out", str(tmp_path), "--steps", "2"]) == 2
+    assert "is not empty and is not a run directory" in one_error_line(capsys)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--top-p", "0", r"--top-p must be in \(0, 1\], got 0"),
+    ("--top-p", "1.5", r"--top-p must be in \(0, 1\], got 1.5"),
+    ("--temperature", "-1", r"--temperature must be > 0, got -1"),
+    ("--temperature", "0", r"--temperature must be > 0, got 0"),
+])
+def test_generate_sampling_settings_out_of_range_are_one_clear_line(trained_run, capsys, option, value, message):
+    run, _ = trained_run
+    assert main(["generate", "--checkpoint", str(run), "--prompt", "The", "--max-new-tokens", "4",
+                 "--mode", "top-p", option, value]) == 2
+    assert re.search(message, one_error_line(capsys))
+
+
+def test_generate_help_gives_the_valid_ranges():
+    text = cli("generate", "--help").stdout
+    assert "in (0, 1]" in text and "> 0" in text
+
+
+def test_train_refuses_an_hf_folder_it_did_not_write_before_training(shards, tmp_path, capsys):
+    (tmp_path / "run" / "hf").mkdir(parents=True)
+    (tmp_path / "run" / "train_config.json").write_text("{}")  # looks like a run directory
+    (tmp_path / "run" / "hf" / "notes.txt").write_text("the user's")
+    assert main(["train", "--data", str(shards), "--out", str(tmp_path / "run"), "--steps", "2"]) == 2
+    assert "or pass --no-export" in one_error_line(capsys)
+    assert sorted(p.name for p in (tmp_path / "run").rglob("*")) == ["hf", "notes.txt", "train_config.json"]

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from shard_format import write_shard
+from shard_format import HEADER_SIZE, ShardFormatError, write_shard
 from training_entry.data import SampleOrder, TokenStream, TrainData, ValData, unigram_entropy
 
 SHA = hashlib.sha256(b"tok").digest()
@@ -27,6 +27,18 @@ def test_stream_reads_across_shard_boundaries(three_shards):
         np.testing.assert_array_equal(stream.read(start, length), np.arange(start, start + length))
     with pytest.raises(IndexError):
         stream.read(35, 6)
+
+
+def test_a_token_outside_the_vocabulary_names_its_shard_and_offset(three_shards):
+    path = three_shards[2]
+    data = bytearray(path.read_bytes())
+    data[HEADER_SIZE + 2 * 7: HEADER_SIZE + 2 * 8] = (100).to_bytes(2, "little")  # shard 2's 8th token: id 100
+    path.write_bytes(bytes(data))
+    stream = TokenStream(three_shards)
+    np.testing.assert_array_equal(stream.read(0, 20), np.arange(0, 20))  # windows before it read as before
+    with pytest.raises(ShardFormatError, match=r"train-00002\.bin: token id 100 at token offset 7 is outside "
+                                               r"the vocabulary \[0, 100\)"):
+        stream.read(8, 15)  # crosses into shard 2
 
 
 def test_samples_overlap_by_one_token_for_targets(three_shards):

@@ -7,12 +7,14 @@ before and after the restart; the losses agree up to float reduction order.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from shard_format import HEADER_SIZE
 from training_entry.loop import train
 
 from .helpers import config, records
@@ -23,14 +25,16 @@ SETTINGS = dict(steps=6, context=32, batch_tokens=256, micro_batch_size=2, warmu
                 eval_sequences=8)  # 8 sequences a step: 4 micro-batches alone, 2 per process with two
 
 
-def torchrun(shards, out, *extra):
-    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+def torchrun(shards, out, *extra, launcher=(), check=True):
+    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *launcher,
             "-m", "training_entry", "train", "--data", str(shards), "--out", str(out), "--preset", "tiny",
             "--no-export", "--record-samples", "--log-every", "1"]
     for key, value in SETTINGS.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     result = subprocess.run([*args, *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if not check:
+        return result
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 
@@ -80,3 +84,17 @@ def test_alone_then_resume_with_ddp_two_processes(shards, reference, tmp_path):
     out = torchrun(shards, run, "--parallel", "ddp")
     assert "resumed from" in out and "2 processes (ddp)" in out
     check_same_as_reference(run, reference)
+
+
+def test_shards_are_verified_across_processes(data_root, tmp_path):
+    # Shard 1 (train-00001.bin) is hashed by rank 1 only; rank 0 must learn of it and stop too.
+    shutil.copytree(data_root, tmp_path / "out")
+    victim = tmp_path / "out" / "shards" / "train-00001.bin"
+    data = bytearray(victim.read_bytes())
+    data[HEADER_SIZE] ^= 1  # token 0: BOS (1) becomes 0, still inside the vocabulary
+    victim.write_bytes(bytes(data))
+    result = torchrun(tmp_path / "out" / "shards", tmp_path / "run", launcher=["--tee", "3"], check=False)
+    assert result.returncode != 0
+    for rank in (0, 1):
+        assert f"[default{rank}]:error: {victim}: sha256 differs from the manifest's" in result.stderr
+    assert not (tmp_path / "run").exists()
