@@ -119,7 +119,7 @@ def bench_lsh(n_docs: int) -> None:
     import pyarrow.parquet as pq
 
     from filters.minhash import MinHasher, MinHashParams, band_keys
-    from pipeline.books import NearDedup
+    from pipeline.stages.near_dedup import NearDedup
     from pipeline.parquet import DOCUMENT_SCHEMA, document_to_row, row_to_document
     from pipeline.runner import make_options
 

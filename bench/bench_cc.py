@@ -66,7 +66,8 @@ def run_raw(files: list[str], lid_path: str, workers: int) -> dict:
 def run_beam(files: list[str], lid_path: str, beam_args: list[str], streaming_only: bool) -> dict:
     import apache_beam as beam
 
-    from pipeline.cc import CCSettings, CurateCC, LanguageId, LidSettings
+    from pipeline.sources.cc import CCSettings, CurateCC
+    from pipeline.stages.lid import LanguageId, LidSettings
     from pipeline.parquet import DOCUMENT_SCHEMA, document_to_row
     from pipeline.read import ReadDocuments
     from pipeline.readers.warc import make_parser
@@ -79,7 +80,7 @@ def run_beam(files: list[str], lid_path: str, beam_args: list[str], streaming_on
         if streaming_only:
             result = docs | LanguageId("cc", LidSettings(), lid_path)
         else:
-            result = docs | CurateCC("cc", CCSettings(), lid_path)
+            result = docs | CurateCC(CCSettings(), {"lid": {"path": lid_path}})
         (result.kept | beam.Map(document_to_row)
          | beam.io.WriteToParquet(f"{out}/part", DOCUMENT_SCHEMA, file_name_suffix=".parquet"))
     return {"seconds": time.perf_counter() - start}

@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     from pipeline.readers.arxiv import parse_arxiv
     from pipeline.readers.github import make_parser
     from pipeline.readers.stackexchange import parse_posts
-    from pipeline.stackexchange import build_threads, thread_key
+    from pipeline.sources.stackexchange import build_threads, thread_key
 
     lines = []
     # GitHub

@@ -21,7 +21,7 @@ Prints, on the same text:
              bucket kept so that wikiref scores the same documents as in `score`
   ratio      raw seconds / score seconds (throughput of the pipeline relative to raw)
   percentile pass: Beam reading documents scored beforehand + the percentiles and
-             buckets (`pipeline.quality.Buckets`), minus Beam reading them only
+             buckets (`pipeline.stages.perplexity.Buckets`), minus Beam reading them only
 """
 from __future__ import annotations
 
@@ -155,7 +155,10 @@ def pipeline(files: list[str], what: str, config, cards: dict, tmp: Path) -> tup
 
     from filters.perplexity import PerplexityScorer
     from pipeline.parquet import row_to_document
-    from pipeline.quality import Buckets, WikiRef, _Score, from_cards
+    from pipeline.sources.cc import quality_stages
+    from pipeline.stages.perplexity import Buckets, _Score
+    from pipeline.stages.wikiref import WikiRef
+    from pipeline.stats import run_stages
 
     models = {lang: (c["sentencepiece"]["path"], c["kenlm"]["path"]) for lang, c in cards["perplexity"].items()}
     out = tmp / f"count-{what}-{time.monotonic_ns()}"
@@ -173,7 +176,7 @@ def pipeline(files: list[str], what: str, config, cards: dict, tmp: Path) -> tup
             outs = [result.kept, result.rejected, result.stats]
         else:  # every bucket kept, so wikiref scores the same documents as in "score"
             every_bucket = dataclasses.replace(config.cc.perplexity, keep=("head", "middle", "tail"))
-            result = docs | from_cards("cc", every_bucket, config.cc.wikiref, cards)
+            result = run_stages(docs, quality_stages("cc", every_bucket, config.cc.wikiref, cards))
             outs = [result.kept, result.rejected, result.stats]
         # Counted where they are produced: a Flatten of the documents would make the local
         # runner encode them all once more, which is the bench's cost, not the stage's.

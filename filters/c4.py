@@ -22,7 +22,7 @@ Differences from TFDS, on purpose:
 - Bad words match at the start and end of a line too (TFDS's `[^a-z]word[^a-z]`
   needs a character on both sides).
 
-Pure Python: the same rules run in a unit test, in Beam (pipeline.c4) or in Spark.
+Pure Python: the same rules run in a unit test, in Beam (pipeline.sources.c4) or in Spark.
 """
 from __future__ import annotations
 
@@ -232,7 +232,7 @@ class C4Rules(DocumentFilter):
         return dataclasses.replace(doc, text=result.text)
 
 
-# --- dataset-wide dedup of repeated text (the per-document halves; pipeline.c4 shuffles) ---
+# --- dataset-wide dedup of repeated text (the per-document halves; pipeline.sources.c4 shuffles) ---
 
 DEDUP_UNITS = ("span", "line")
 

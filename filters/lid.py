@@ -52,7 +52,7 @@ class LanguageIdFilter(DocumentFilter):
 
     `apply` writes `lang` and `lang_score` on the document it is given, kept or
     dropped, so rejected documents show what they were taken for (cc_net annotates
-    in place too). Beam forbids mutating inputs, so `pipeline.cc.LanguageId` hands
+    in place too). Beam forbids mutating inputs, so `pipeline.stages.lid.LanguageId` hands
     it copies.
     """
 

@@ -7,7 +7,7 @@ documents contain which lines (each distinct line once, with where it occurs);
 many documents' lines into fixed-size rows split into shards by line hash, and
 `removal_positions` (cc_net) or `first_occurrence_removals` (C4) judges one shard;
 the shuffle that brings a shard's rows together is the pipeline's
-(pipeline.shard_dedup). All are pure, so the same logic runs in a
+(pipeline.stages.shard_dedup). All are pure, so the same logic runs in a
 unit test, in Beam, or in a Spark job.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ two documents become a candidate pair when any band matches exactly, which happe
 with probability 1 - (1 - J^rows)^bands (the S-curve, steepest near
 (1 / bands)^(1 / rows)). Candidates are then verified on the full signature. The
 global half (bucketing by band key, pairing, verifying, resolving) is a Beam
-shuffle in pipeline.books.
+shuffle in pipeline.stages.near_dedup.
 
 Words are those of `filters.normalize.normalize_line` (lower case, no punctuation,
 digits as 0), so re-typeset copies of a book shingle alike. Signatures use

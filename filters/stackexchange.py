@@ -134,7 +134,7 @@ def format_thread(title: str, question_html: str, answers: Iterable[Answer]) -> 
 class StackExchangeFilter(DocumentFilter):
     """Stage "stackexchange": keep question threads with answers from the chosen sites.
 
-    Input documents come from the pairing step (pipeline/stackexchange.py): one per
+    Input documents come from the pairing step (pipeline/sources/stackexchange.py): one per
     thread, with meta "kind": "thread" (a question and its answers), "orphan_answer",
     "other_post" (tag wikis and the other post types), or "duplicate_post".
     """

@@ -55,7 +55,7 @@ class WikiRefFilter(DocumentFilter):
 
     `apply` writes the score on the document it is given, kept or dropped, so a
     rejected document shows its score (as `LanguageIdFilter` does); Beam forbids
-    mutating inputs, so `pipeline.quality.WikiRef` hands it copies.
+    mutating inputs, so `pipeline.stages.wikiref.WikiRef` hands it copies.
     """
 
     stage = "wikiref"

@@ -21,8 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.config import SOURCE_SETTINGS, ConfigError, load_config, section_digest
-
 log = logging.getLogger("pipeline")
 
 # Stages in run order, each with the config sections it reads and the stages whose
@@ -30,11 +28,18 @@ log = logging.getLogger("pipeline")
 # upstream stages' keys, so editing shards.* reruns only the shards stage.
 STAGE_INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "models": (("inputs", "sample", "strict", "seed", "models", "cc", "wikipedia"), ()),
-    "curate": (("inputs", "sample", "strict", "output", *SOURCE_SETTINGS), ("models",)),
+    "curate": (("inputs", "sample", "strict", "output"), ("models",)),  # and every source's section
     "tokenizer": (("seed", "tokenizer", "mixture", "shards"), ("curate",)),
     "shards": (("seed", "mixture", "shards"), ("tokenizer", "curate")),
 }
 STAGES = list(STAGE_INPUTS)
+
+
+def stage_sections(stage: str) -> tuple[str, ...]:
+    from pipeline.sources import SOURCES
+
+    sections, _ = STAGE_INPUTS[stage]
+    return (*sections, *SOURCES) if stage == "curate" else sections
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,11 +96,12 @@ def _stored_summary(stage: str, out: Path) -> str:
 
 def stage_key(stage: str, config, out: Path) -> str:
     """The digest a finished stage is recorded under: its config sections and its upstream stages' keys."""
+    from pipeline.config import section_digest
     from pipeline.outputs import stage_record
 
-    sections, upstream = STAGE_INPUTS[stage]
+    _, upstream = STAGE_INPUTS[stage]
     return hashlib.sha256(json.dumps({
-        "sections": section_digest(config, list(sections)),
+        "sections": section_digest(config, list(stage_sections(stage))),
         "upstream": {name: (stage_record(out, name) or {}).get("key") for name in upstream},
     }, sort_keys=True).encode()).hexdigest()
 
@@ -145,10 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,  # importing Beam may already have configured the root logger
     )
     for noisy in ("apache_beam",):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from pipeline.config import ConfigError, load_config  # after logging is set up: it imports Beam
+
     try:
         config = load_config(args.config, args.overrides)
     except ConfigError as e:

@@ -6,8 +6,9 @@ sample.fraction=0.01` a float) and builds a `RunConfig`: one typed section per
 top-level key (`pipeline.settings` checks every key and value, naming it in the
 error). The sections and their defaults are defined where they are used: each
 source's in its module, `models` with the reference models, `tokenizer` with the
-tokenizer stage, `mixture` and `shards` with the mixture. The YAML files in
-configs/ document every key.
+tokenizer stage, `mixture` and `shards` with the mixture. The sources' sections and
+`inputs` keys come from the source records (`pipeline.sources.SOURCES`), so a new
+source needs no edit here. configs/sample.yaml documents every key.
 """
 from __future__ import annotations
 
@@ -18,25 +19,14 @@ from typing import Any
 
 import yaml
 
-from pipeline.arxiv import ArxivSettings
-from pipeline.books import BooksSettings
-from pipeline.c4 import C4Settings
-from pipeline.cc import CCSettings
-from pipeline.github import GitHubSettings
-from pipeline.mix import SOURCES, MixtureSettings, ShardsSettings
+from pipeline.mix import MixtureSettings, ShardsSettings
 from pipeline.readers.base import Sampling
 from pipeline.reference_models import ModelsSettings
 from pipeline.settings import ConfigError, as_plain, at_least, load_section, section, unknown_key
-from pipeline.stackexchange import StackExchangeSettings
+from pipeline.sources import SOURCES
 from pipeline.tokenizer_stage import TokenizerSettings
-from pipeline.wikipedia import WikipediaSettings
 
-__all__ = ["ConfigError", "RunConfig", "SOURCES", "load_config", "config_from", "section_digest"]
-
-SOURCE_SETTINGS = {
-    "cc": CCSettings, "c4": C4Settings, "github": GitHubSettings, "wikipedia": WikipediaSettings,
-    "books": BooksSettings, "arxiv": ArxivSettings, "stackexchange": StackExchangeSettings,
-}
+__all__ = ["ConfigError", "RunConfig", "load_config", "config_from", "section_digest"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -72,17 +62,20 @@ class _Common:
 
     def active_sources(self) -> list[str]:
         """Sources with at least one input, in the canonical order."""
-        return [s for s in SOURCE_SETTINGS if getattr(self.inputs, s)]
+        return [f.name for f in dataclasses.fields(self.inputs) if getattr(self.inputs, f.name)]
 
 
 @functools.cache
-def run_config_type(sources: tuple[str, ...] = tuple(SOURCE_SETTINGS)):
-    inputs = _inputs_type(sources)
+def _run_config_type(sources: tuple[tuple[str, type], ...]):
+    inputs = _inputs_type(tuple(name for name, _ in sources))
     return dataclasses.make_dataclass(
-        "RunConfig",
-        [("inputs", inputs, section(inputs))]
-        + [(s, SOURCE_SETTINGS[s], section(SOURCE_SETTINGS[s])) for s in sources],
+        "RunConfig", [("inputs", inputs, section(inputs))] + [(name, t, section(t)) for name, t in sources],
         bases=(_Common,), frozen=True, kw_only=True)
+
+
+def run_config_type():
+    """The RunConfig class for the sources registered now: a section per source, an `inputs` key each."""
+    return _run_config_type(tuple((name, source.settings) for name, source in SOURCES.items()))
 
 
 RunConfig = run_config_type()
@@ -114,7 +107,7 @@ def config_from(data: dict[str, Any], overrides: list[str] = ()) -> RunConfig:
     for text in overrides:
         key, value = parse_override(text)
         _set_dotted(data, key, value)
-    return load_section(RunConfig, data)
+    return load_section(run_config_type(), data)
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig:

@@ -23,26 +23,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from pipeline.settings import at_least, between, invalid
-
-SOURCES = ("cc", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
-
-# LLaMA-1 paper, Table 1: sampling proportion, epochs, disk size.
-LLAMA_TABLE1: dict[str, tuple[float, float, str]] = {
-    "cc": (0.670, 1.10, "3.3 TB"),
-    "c4": (0.150, 1.06, "783 GB"),
-    "github": (0.045, 0.64, "328 GB"),
-    "wikipedia": (0.045, 2.45, "83 GB"),
-    "books": (0.045, 2.23, "85 GB"),
-    "arxiv": (0.025, 1.06, "92 GB"),
-    "stackexchange": (0.020, 1.03, "78 GB"),
-}
-
+from pipeline.sources import SOURCES
 
 @dataclass(frozen=True, kw_only=True)
 class MixtureSettings:
     """Config `mixture`: LLaMA-1's Table 1 proportions, renormalised over the sources with data."""
 
-    proportions: dict[str, float] = field(default_factory=lambda: {s: LLAMA_TABLE1[s][0] for s in SOURCES})
+    proportions: dict[str, float] = field(
+        default_factory=lambda: {name: source.llama.proportion for name, source in SOURCES.items()})
     # Tokens in the training mix; None: as many as fit with no source above epoch_cap passes.
     total_tokens: int | float | None = None
     epoch_cap: float = at_least(2.5, 0, strict=True)  # most passes over any source (LLaMA's most: 2.45)

@@ -25,9 +25,10 @@ import numpy as np
 from apache_beam.io.parquetio import ReadAllFromParquet
 from apache_beam.metrics import Metrics
 
-from pipeline.mix import LLAMA_TABLE1, SOURCES, MixtureSettings, ShardsSettings, copies, is_validation, plan_mixture, shard_key
+from pipeline.mix import MixtureSettings, ShardsSettings, copies, is_validation, plan_mixture, shard_key
 from pipeline.outputs import publish, staging_dir
 from pipeline.settings import as_plain
+from pipeline.sources import SOURCES
 from pipeline.stats import sum_pairs
 from pipeline.tokenizer_stage import curated_files
 from shard_format import TOKEN_DTYPE, file_sha256, read_manifest, shard_entry, write_manifest, write_shard
@@ -210,8 +211,8 @@ def assemble_manifest(lines: list[list], *, tokenizer_sha256: str, vocab_size: i
             "achieved_proportion": _r(got["tokens"] / achieved) if achieved else 0.0,
             "epochs": _r(planned["epochs"]),
             "achieved_epochs": _r(got["tokens"] / planned["size"]),
-            "llama_proportion": LLAMA_TABLE1[source][0],
-            "llama_epochs": LLAMA_TABLE1[source][1],
+            "llama_proportion": SOURCES[source].llama.proportion,
+            "llama_epochs": SOURCES[source].llama.epochs,
         }
     present = set(counts["train"]) | set(counts["val"])
     sources = {

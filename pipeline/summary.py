@@ -1,14 +1,13 @@
 """stats.json and the human-readable summary, from the summed stat rows."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-# Display order of stages within a source; stages not listed follow in name order.
-STAGE_ORDER = [
-    "read", "gutenberg", "license", "code_rules", "pairing", "stackexchange", "arxiv", "wikipedia",
-    "c4_rules_v1", "exact_dedup", "line_dedup", "lid", "c4_dedup", "near_dedup", "perplexity", "wikiref",
-]
-QUALITY_STAGES = ("perplexity", "wikiref")
+
+def text_bar(count: int, most: int, width: int = 20) -> str:
+    """A histogram bar of `count` against the largest count `most`."""
+    return "#" * max(1, round(width * count / most)) if count else ""
 
 
 class AccountingError(RuntimeError):
@@ -20,8 +19,13 @@ def _cell(value) -> dict[str, int]:
     return {"documents": docs, "bytes": nbytes}
 
 
-def assemble_stats(rows: Iterable[tuple[tuple[str, str, str], tuple[int, int]]], sampled: dict | None = None) -> dict[str, Any]:
-    """Nest (source, stage, metric) -> (count, bytes) rows and check every stage balances."""
+def assemble_stats(rows: Iterable[tuple[tuple[str, str, str], tuple[int, int]]],
+                   order: Mapping[str, list[str]] | None = None, sampled: dict | None = None) -> dict[str, Any]:
+    """Nest (source, stage, metric) -> (count, bytes) rows and check every stage balances.
+
+    `order`: each source's stages in run order (pipeline.curate.stage_order); stages
+    it does not list follow in name order."""
+    order = order or {}
     by_stage: dict[str, dict[str, dict[str, Any]]] = {}
     for (source, stage, metric), value in rows:
         entry = by_stage.setdefault(source, {}).setdefault(stage, {})
@@ -36,7 +40,8 @@ def assemble_stats(rows: Iterable[tuple[tuple[str, str, str], tuple[int, int]]],
             entry[metric] = {"count": value[0], "bytes": value[1]}
     sources: dict[str, Any] = {}
     for source, stages in sorted(by_stage.items()):
-        ordered = sorted(stages, key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER else len(STAGE_ORDER), s))
+        known = order.get(source, [])
+        ordered = sorted(stages, key=lambda s: (known.index(s) if s in known else len(known), s))
         sources[source] = {}
         for stage in ordered:
             entry = stages[stage]
@@ -71,6 +76,8 @@ def _histogram(hist: dict[str, int], top: int = 12) -> str:
 
 
 def format_summary(stats: dict[str, Any]) -> str:
+    from pipeline.sources import SOURCES as sources  # here: the sources' stages import this module
+
     lines = []
     if stats.get("sampled"):
         lines.append(f"NOTE: inputs were sampled ({stats['sampled']}); numbers describe the sample only.")
@@ -108,8 +115,6 @@ def format_summary(stats: dict[str, Any]) -> str:
             for name in ("lang_before", "lang_after"):
                 if name in entry:
                     lines.append(f"  {'':<10}   {name.replace('_', ' ')} LID ({len(entry[name])} languages): {_histogram(entry[name])}")
-            if stage in QUALITY_STAGES:
-                from pipeline.quality import summary_lines
-
-                lines.extend(summary_lines(stage, entry))
+            if source in sources:
+                lines.extend(sources[source].summary_lines(stage, entry))
     return "\n".join(lines)

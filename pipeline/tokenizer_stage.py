@@ -27,9 +27,10 @@ from typing import Any, Iterator
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.mix import SOURCES, copies, hash64, is_validation, plan_mixture
+from pipeline.mix import copies, hash64, is_validation, plan_mixture
 from pipeline.outputs import publish, staging_dir
 from pipeline.settings import at_least
+from pipeline.sources import SOURCES
 from tokenizer_training import MODEL_FILE, TokenizerSpec, bytes_per_token, load, problems, train_tokenizer, write_card
 
 log = logging.getLogger(__name__)

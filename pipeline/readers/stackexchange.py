@@ -19,7 +19,7 @@ before `</posts>` is reported as truncated.
 
 The site is named by the path: `.../stackoverflow.com/Posts.xml`,
 `math.stackexchange.com.7z`, `stackoverflow.com-Posts.7z`. Questions are paired with
-their answers later, on Beam's shuffle (pipeline/stackexchange.py).
+their answers later, on Beam's shuffle (pipeline/sources/stackexchange.py).
 """
 from __future__ import annotations
 

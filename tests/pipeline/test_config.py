@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.cc import LidSettings
-from pipeline.config import SOURCE_SETTINGS, ConfigError, RunConfig, config_from, load_config, section_digest
+from pipeline.stages.lid import LidSettings
+from pipeline.config import ConfigError, RunConfig, config_from, load_config, section_digest
+from pipeline.sources import SOURCES
 from pipeline.settings import as_plain, load_section
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +21,7 @@ def test_sample_config_loads_with_defaults_filled():
     assert config.inputs.cc == ("data/sample/cc/*.warc.wet.gz",)
     assert config.cc.lid.threshold == 0.5
     assert config.cc.line_dedup.min_chars == 300  # not in the file: the section's default
-    assert config.active_sources() == list(SOURCE_SETTINGS)  # the demo runs every source
+    assert config.active_sources() == list(SOURCES)  # the demo runs every source
 
 
 def test_set_parses_values_as_yaml():
@@ -158,7 +159,7 @@ def test_a_stage_key_covers_its_own_sections_only(tmp_path):
 
 def test_the_full_scale_template_loads():
     config = load_config("configs/llama.yaml")
-    assert config.active_sources() == list(SOURCE_SETTINGS)
+    assert config.active_sources() == list(SOURCES)
     assert config.tokenizer.vocab_size == 32000
     assert len(config.stackexchange.sites) == 28
     assert config.models.train.wikiref.positives == "urls"

@@ -22,9 +22,11 @@ def rows():
 
 
 def test_stats_nest_in_stage_order_and_balance():
-    stats = assemble_stats(rows())
+    stats = assemble_stats(rows(), {"cc": ["read", "line_dedup", "lid"]})
     cc = stats["sources"]["cc"]
     assert list(cc) == ["read", "line_dedup", "lid"]
+    # Stages the order does not list follow in name order.
+    assert list(assemble_stats(rows(), {"cc": ["read"]})["sources"]["cc"]) == ["read", "lid", "line_dedup"]
     assert cc["lid"]["dropped"] == {"empty": {"documents": 1, "bytes": 50}, "lang": {"documents": 3, "bytes": 250}}
     assert cc["lid"]["lang_before"] == {"en": 7, "fr": 3}
     assert cc["line_dedup"]["dropped"] == {}

@@ -9,10 +9,10 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.read import Malformed
+from pipeline.readers.base import Malformed
 from pipeline.readers.stackexchange import parse_posts, parse_tags, site_of
 from pipeline.config import config_from
-from pipeline.stackexchange import build_stackexchange
+from pipeline.curate import curate_source
 from samples import build_code_qa_tex as sample
 
 FAQ = sample.FAQ_SITE
@@ -115,7 +115,7 @@ def test_edge_cases_on_beam(out, tmp_path):
     # The fixture twice over would duplicate every post: give one copy of it plus the FAQ.
     inputs = [str(out / "stackexchange" / EDGE / "Posts.xml"), str(out / "stackexchange" / f"{FAQ}.7z")]
     with TestPipeline(runner="FnApiRunner") as p:
-        result, read_stats = build_stackexchange(p, config(inputs, sites=[EDGE, FAQ]), {})
+        result, read_stats = curate_source(p, config(inputs, sites=[EDGE, FAQ]), "stackexchange", {})
         edge_kept = result.kept | beam.Filter(lambda d: d.meta["site"] == EDGE)
         assert_that(edge_kept | beam.Map(lambda d: (d.id, d.meta["answer_ids"])), equal_to([
             (f"stackexchange/{EDGE}/10", [13, 12, 11, 14]),  # scores 100, 10, 9, -1: numeric order
@@ -148,14 +148,14 @@ def test_site_not_selected_and_duplicate_dump(out, tmp_path):
     shutil.copy(edge, tmp_path / "copy" / EDGE / "Posts.xml")
     both = [str(edge), str(tmp_path / "copy" / EDGE / "Posts.xml")]
     with TestPipeline(runner="FnApiRunner") as p:
-        result, _ = build_stackexchange(p, config(both, sites=[EDGE]), {})
+        result, _ = curate_source(p, config(both, sites=[EDGE]), "stackexchange", {})
         reasons = result.rejected | beam.Map(lambda r: r.reason) | beam.combiners.Count.PerElement()
         # The second copy's 15 posts repeat the first's ids.
         assert_that(reasons, equal_to([("duplicate_post", 15), ("no_answers", 1), ("orphan_answer", 1),
                                        ("post_type", 2)]), label="dups")
         assert_that(result.kept | beam.combiners.Count.Globally(), equal_to([3]), label="kept")
     with TestPipeline(runner="FnApiRunner") as p:
-        result, _ = build_stackexchange(p, config([str(edge)], sites=["stackoverflow.com"]), {})
+        result, _ = curate_source(p, config([str(edge)], sites=["stackoverflow.com"]), "stackexchange", {})
         reasons = result.rejected | beam.Map(lambda r: r.reason) | beam.combiners.Count.PerElement()
         # 3 threads, 1 unanswered question, 1 orphan, 2 tag wikis: all from another site.
         assert_that(reasons, equal_to([("site_not_selected", 7)]))

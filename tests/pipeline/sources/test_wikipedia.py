@@ -18,12 +18,13 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
 from filters.document import Document
-from pipeline.read import Malformed, MalformedInputError, iter_file
+from pipeline.read import iter_file
+from pipeline.readers.base import Malformed, MalformedInputError
 from pipeline.readers import wikipedia as wikipedia_reader
 from pipeline.readers.wikipedia import parse_mediawiki
 from pipeline.stats import SumStats
 from pipeline.config import config_from
-from pipeline.wikipedia import build_wikipedia
+from pipeline.curate import curate_source
 from samples.fixtures import gensim_wiki_files
 
 
@@ -301,7 +302,7 @@ def test_curate_wikipedia_on_real_dumps(dumps, tmp_path):
                 raise BeamAssertException(f"{d.id} is shorter than min_chars")
 
     with TestPipeline(runner="FnApiRunner") as p:
-        result, read_stats = build_wikipedia(p, config_from({"inputs": {"wikipedia": [str(f) for f in files]}}), {})
+        result, read_stats = curate_source(p, config_from({"inputs": {"wikipedia": [str(f) for f in files]}}), "wikipedia", {})
         stats = (result.stats, read_stats) | SumStats()
         counts = stats | "Docs" >> beam.MapTuple(lambda key, value: (key, value[0]))
         want = [(("wikipedia", "wikipedia", k), n) for k, n in expected.items()]

@@ -1,9 +1,7 @@
-"""CommonCrawl quality stages (cc_net + LLaMA-1): KenLM perplexity buckets, then the
-Wikipedia-reference classifier. Appended after `pipeline.cc.CurateCC`'s LanguageId.
+"""Stage "perplexity" (cc_net, LLaMA-1): KenLM perplexity, per-language cutoffs, head/middle/tail.
 
-    docs -> Perplexity: score (KenLM) ─┬─> bucket (cutoffs as side input) -> keep head+middle
-                                       └─> per-language percentiles (one global Combine)
-         -> WikiRef: P(wiki) -> drop below the threshold
+    docs -> score (KenLM) ─┬─> bucket (cutoffs as side input) -> keep head+middle
+                           └─> per-language percentiles (one global Combine)
 
 Perplexity cutoffs are percentiles (30th and 60th by default, as cc_net) of the
 perplexities of this run's own documents, per language, computed inside the
@@ -23,7 +21,6 @@ Stat rows besides in / kept / dropped:<reason> (documents, bytes):
   (source, "perplexity", "ppl_percentile:<lang>:p<q>")     (value, 0): each emitted once per run
   (source, "perplexity", "cutoff:<lang>:<head|tail>")      (value, 0): the cutoffs used
   (source, "perplexity", "percentile_sample:<lang>")       (documents the percentiles came from, 0)
-  (source, "wikiref", "score_bin:<0.0..0.9>")              P(wiki) in 0.1 bins, kept and dropped
 """
 from __future__ import annotations
 
@@ -41,15 +38,14 @@ from apache_beam.metrics import Metrics
 
 from filters.document import id_hash
 from filters.perplexity import BUCKETS, PerplexityScorer, bucket_of, percentile
-from filters.wikiref import WikiRefFilter
-from pipeline.dofn import REJECTED, FilterStage
-from pipeline.settings import at_least, between, invalid
-from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row, sum_pairs
+from pipeline.settings import at_least, invalid
+from pipeline.stages.judge import REJECTED, Judge
+from pipeline.stats import STATS, StageResult, SumStats
+from pipeline.summary import text_bar
 
 log = logging.getLogger(__name__)
 
 PERPLEXITY = "perplexity"
-WIKIREF = "wikiref"
 SHOWN_PERCENTILES = (10, 25, 50, 75, 90)  # for the summary, besides the cutoff percentiles
 BINS_PER_DECADE = 4
 
@@ -73,22 +69,11 @@ class PerplexitySettings:
             raise invalid("keep", f"must name at least one of {list(BUCKETS)}")
 
 
-@dataclass(frozen=True, kw_only=True)
-class WikirefSettings:
-    """Config `cc.wikiref`: documents with P(wiki) below the threshold are dropped (RedPajama: 0.25)."""
-
-    threshold: float = between(0.25, 0, 1)
-
-
 def ppl_bin(ppl: float) -> str:
     """The lower bound of ppl's log-spaced bin (4 a decade: 100, 178, 316, 562, 1000...)."""
     k = math.floor(math.log10(max(ppl, 1e-9)) * BINS_PER_DECADE + 1e-9)
     lower = 10 ** (k / BINS_PER_DECADE)
     return f"{lower:.0f}" if lower >= 10 else f"{lower:.2g}"
-
-
-def score_bin(score: float) -> str:
-    return f"{min(math.floor(score * 10), 9) / 10:.1f}"
 
 
 def _q(q: float) -> str:
@@ -129,27 +114,21 @@ class _Bucket(beam.DoFn):
         self._source, self._keep = source, keep
 
     def setup(self):
-        self._kept = Metrics.counter(PERPLEXITY, "kept")
-        self._dropped = Metrics.counter(PERPLEXITY, "dropped_perplexity")
+        self._judge = Judge(self._source, PERPLEXITY, ["perplexity"])
 
     def process(self, doc, cutoffs):
         ppl = doc.perplexity
         limits = cutoffs.get(doc.lang)
         bucket = None if ppl is None or limits is None else bucket_of(ppl, *limits)
         doc = dataclasses.replace(doc, bucket=bucket)
-        src, nbytes = self._source, doc.nbytes
-        yield stat_row(src, PERPLEXITY, "in", 1, nbytes)
-        yield stat_row(src, PERPLEXITY, f"bucket:{bucket or 'unscored'}", 1, nbytes)
+        measurements = [(f"bucket:{bucket or 'unscored'}", 1, doc.nbytes)]
         if ppl is not None:
-            yield stat_row(src, PERPLEXITY, f"ppl_bin:{doc.lang}:{ppl_bin(ppl)}", 1, nbytes)
+            measurements.append((f"ppl_bin:{doc.lang}:{ppl_bin(ppl)}", 1, doc.nbytes))
+        yield from self._judge.arrived(doc)
         if bucket is not None and bucket not in self._keep:
-            self._dropped.inc()
-            yield stat_row(src, PERPLEXITY, "dropped:perplexity", 1, nbytes)
-            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc, PERPLEXITY, "perplexity"))
+            yield from self._judge.drop(doc, "perplexity", *measurements)
         else:  # unscored documents (no model for the language, no text) are kept, as cc_net's "all"
-            self._kept.inc()
-            yield stat_row(src, PERPLEXITY, "kept", 1, nbytes)
-            yield doc
+            yield from self._judge.keep(doc, *measurements)
 
 
 class Buckets(beam.PTransform):
@@ -178,7 +157,7 @@ class Buckets(beam.PTransform):
         cutoffs = distribution | "Cutoffs" >> beam.Map(
             lambda kv: (kv[0], explicit.get(kv[0], (kv[1][_q(head_q)], kv[1][_q(tail_q)]))))
         out = scored | "Bucket" >> beam.ParDo(_Bucket(source, self._keep), beam.pvalue.AsDict(cutoffs)).with_outputs(
-            REJECTED, STATS, main="kept")
+            REJECTED, STATS, main="kept")  # not judged(): the side input goes with the ParDo
 
         def distribution_rows(kv):
             lang, dist = kv
@@ -218,103 +197,29 @@ class Perplexity(beam.PTransform):
         return scored | "Buckets" >> self._buckets
 
 
-class WikiRef(beam.PTransform):
-    """Stage "wikiref": `wikiref_score` = P(wiki) (filters.wikiref); below `threshold` -> dropped."""
+def summary_lines(entry: dict, indent: str = " " * 15) -> list[str]:
+    """Extra summary lines from this stage's stats.json entry: buckets, cutoffs, percentiles, histogram.
 
-    def __init__(self, source: str, settings: WikirefSettings, model_path: str | Path):
-        super().__init__()
-        self._source = source
-        self._filter = WikiRefFilter(model_path, settings.threshold)
-
-    def expand(self, docs) -> StageResult:
-        source = self._source
-        # The filter writes the score on the document it is given; Beam forbids mutating inputs.
-        copies = docs | "Copy" >> beam.Map(dataclasses.replace)
-        result = copies | FilterStage(self._filter, source)
-        scores = (
-            (result.kept, result.rejected | "RejectedDocs" >> beam.Map(lambda r: r.doc))
-            | "AllDocs" >> beam.Flatten()
-            | "ScoreBins" >> beam.Map(
-                lambda d: ((source, WIKIREF, f"score_bin:{score_bin(d.wikiref_score)}"), (1, d.nbytes)))
-            | "SumScoreBins" >> beam.CombinePerKey(sum_pairs)
-        )
-        stats = (result.stats, scores) | "AllStats" >> beam.Flatten()
-        return StageResult(result.kept, result.rejected, stats)
-
-
-class CurateQuality(beam.PTransform):
-    """Perplexity -> WikiRef; rejects and stats of both, flattened.
-
-    A stage without a model (no language model at all, or no wikiref classifier)
-    is skipped with a warning, never faked. The model paths come from the models
-    stage's cards (see `from_cards`).
-    """
-
-    def __init__(self, source: str, perplexity: PerplexitySettings, wikiref: WikirefSettings, *,
-                 perplexity_models: Mapping[str, tuple[str, str]], wikiref_model: str | Path | None):
-        super().__init__()
-        self._stages = []
-        if perplexity_models:
-            self._stages.append(("Perplexity", Perplexity(source, perplexity, perplexity_models)))
-        else:
-            log.warning("%s: no KenLM model: the perplexity stage is skipped", source)
-        if wikiref_model:
-            self._stages.append(("WikiRef", WikiRef(source, wikiref, wikiref_model)))
-        else:
-            log.warning("%s: no wikiref classifier: the wikiref stage is skipped", source)
-
-    def expand(self, docs) -> StageResult:
-        if not self._stages:
-            empty = docs.pipeline | "NoQualityStage" >> beam.Create([])
-            return StageResult(docs, empty, empty)
-        return run_stages(docs, self._stages)
-
-
-def from_cards(source: str, perplexity: PerplexitySettings, wikiref: WikirefSettings, cards: dict) -> CurateQuality:
-    """CurateQuality with the models of OUT/models/cards.json."""
-    models = {
-        lang: (card["sentencepiece"]["path"], card["kenlm"]["path"])
-        for lang, card in (cards.get("perplexity") or {}).items()
-    }
-    return CurateQuality(source, perplexity, wikiref, perplexity_models=models,
-                         wikiref_model=(cards.get("wikiref") or {}).get("path"))
-
-
-def _bar(count: int, most: int, width: int = 20) -> str:
-    return "#" * max(1, round(width * count / most)) if count else ""
-
-
-def summary_lines(stage: str, entry: dict, indent: str = " " * 15) -> list[str]:
-    """Extra summary lines for the perplexity and wikiref stages, from their stats.json entry.
-
-    `entry` is `assemble_stats`'s nesting of this module's rows ("bucket:head" ->
+    `entry` is `assemble_stats`'s nesting of the rows above ("bucket:head" ->
     entry["bucket"]["head"], ...). Histograms are printed in bin order, not by count.
     """
     lines = []
-    if stage == PERPLEXITY:
-        buckets = entry.get("bucket", {})
-        if buckets:
-            lines.append(indent + "buckets: " + ", ".join(
-                f"{b} {buckets[b]:,}" for b in (*BUCKETS, "unscored") if b in buckets))
-        cutoffs, pcts, sample = entry.get("cutoff", {}), entry.get("ppl_percentile", {}), entry.get("percentile_sample", {})
-        bins = entry.get("ppl_bin", {})
-        for lang in sorted({key.split(":")[0] for key in (*cutoffs, *pcts, *bins)}):
-            if f"{lang}:head" in cutoffs:
-                lines.append(f"{indent}{lang}: head < {cutoffs[f'{lang}:head']} <= middle < {cutoffs[f'{lang}:tail']} "
-                             f"<= tail (perplexity; percentiles of {sample.get(lang, 0):,} documents)")
-            shown = sorted(((float(k.split(":p")[1]), v) for k, v in pcts.items() if k.startswith(f"{lang}:p")))
-            if shown:
-                lines.append(f"{indent}{lang} perplexity percentiles: " + ", ".join(f"p{q:g} {v}" for q, v in shown))
-            hist = sorted(((float(k.split(":")[1]), k.split(":")[1], v) for k, v in bins.items()
-                           if k.startswith(f"{lang}:")))
-            most = max((v for _, _, v in hist), default=0)
-            for _, label, count in hist:
-                lines.append(f"{indent}  ppl >= {label:>6} {count:>7,} {_bar(count, most)}")
-    elif stage == WIKIREF:
-        hist = sorted((entry.get("score_bin") or {}).items())
-        most = max((v for _, v in hist), default=0)
-        if hist:
-            lines.append(f"{indent}P(wiki) of every document scored:")
-        for label, count in hist:
-            lines.append(f"{indent}  {label}-{float(label) + 0.1:.1f} {count:>7,} {_bar(count, most)}")
+    buckets = entry.get("bucket", {})
+    if buckets:
+        lines.append(indent + "buckets: " + ", ".join(
+            f"{b} {buckets[b]:,}" for b in (*BUCKETS, "unscored") if b in buckets))
+    cutoffs, pcts, sample = entry.get("cutoff", {}), entry.get("ppl_percentile", {}), entry.get("percentile_sample", {})
+    bins = entry.get("ppl_bin", {})
+    for lang in sorted({key.split(":")[0] for key in (*cutoffs, *pcts, *bins)}):
+        if f"{lang}:head" in cutoffs:
+            lines.append(f"{indent}{lang}: head < {cutoffs[f'{lang}:head']} <= middle < {cutoffs[f'{lang}:tail']} "
+                         f"<= tail (perplexity; percentiles of {sample.get(lang, 0):,} documents)")
+        shown = sorted(((float(k.split(":p")[1]), v) for k, v in pcts.items() if k.startswith(f"{lang}:p")))
+        if shown:
+            lines.append(f"{indent}{lang} perplexity percentiles: " + ", ".join(f"p{q:g} {v}" for q, v in shown))
+        hist = sorted(((float(k.split(":")[1]), k.split(":")[1], v) for k, v in bins.items()
+                       if k.startswith(f"{lang}:")))
+        most = max((v for _, _, v in hist), default=0)
+        for _, label, count in hist:
+            lines.append(f"{indent}  ppl >= {label:>6} {count:>7,} {text_bar(count, most)}")
     return lines

@@ -21,25 +21,27 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from filters.c4 import DEDUP_UNITS, C4Rules, dedup_units, load_bad_words, remove_units
 from filters.document import Document
 from filters.line_dedup import DEFAULT_SHARDS, LineRows, first_occurrence_removals
-from pipeline.cc import LanguageId, LidSettings
-from pipeline.dofn import REJECTED
 from pipeline.readers.jsonl import parse_c4_json
 from pipeline.settings import at_least, one_of, section
-from pipeline.shard_dedup import JudgeShards, doc_tag, emit_rows, positions_of
-from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row
+from pipeline.sources.base import LlamaShare, Source
+from pipeline.stages.judge import Judge, judged
+from pipeline.stages.lid import LID, LanguageId, LidSettings
+from pipeline.stages.shard_dedup import JudgeShards, doc_tag, emit_rows, positions_of
+from pipeline.stats import StageResult, run_stages
 
-SOURCE = "c4"
+NAME = "c4"
 RULES = C4Rules.stage
 DEDUP = "c4_dedup"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _WARC_NAME = re.compile(r"\.(?:warc|wet|arc)(?:\.|$)", re.IGNORECASE)
 
 
@@ -86,7 +88,7 @@ class C4Input:
         if _WARC_NAME.search(path.rsplit("/", 1)[-1]):
             from pipeline.readers.warc import make_parser
 
-            return make_parser(main_content=self.main_content, source=SOURCE)(path, fileobj)
+            return make_parser(main_content=self.main_content, source=NAME)(path, fileobj)
         return parse_c4_json(path, fileobj)
 
 
@@ -97,29 +99,17 @@ class _CleanPages(beam.DoFn):
         self._rules, self._source = rules, source
 
     def setup(self):
-        self._kept = Metrics.counter(RULES, "kept")
-        self._dropped = {r: Metrics.counter(RULES, f"dropped_{r}") for r in self._rules.reasons}
-        self._lines_removed = Metrics.counter(RULES, "lines_removed")
+        self._judge = Judge(self._source, RULES, self._rules.reasons)
 
     def process(self, doc: Document):
-        src = self._source
-        yield stat_row(src, RULES, "in", 1, doc.nbytes)
+        yield from self._judge.arrived(doc)
         result = self._rules.clean(doc.text)
         if result.reason is not None:
-            self._dropped[result.reason].inc()
-            yield stat_row(src, RULES, f"dropped:{result.reason}", 1, doc.nbytes)
-            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc, RULES, result.reason))
+            yield from self._judge.drop(doc, result.reason)
             return
-        self._kept.inc()
         out = dataclasses.replace(doc, text=result.text)
-        removed = sum(result.removed.values())
-        self._lines_removed.inc(removed)
-        yield stat_row(src, RULES, "kept", 1, out.nbytes)
-        yield stat_row(src, RULES, "lines_in", result.lines_in, doc.nbytes)
-        yield stat_row(src, RULES, "lines_removed", removed, doc.nbytes - out.nbytes)
-        for reason, n in result.removed.items():
-            yield stat_row(src, RULES, f"line_drops:{reason}", n, 0)
-        yield out
+        yield from self._judge.trimmed(doc, out, result.lines_in, sum(result.removed.values()))
+        yield from self._judge.keep(out, *((f"line_drops:{reason}", n, 0) for reason, n in result.removed.items()))
 
 
 class C4Clean(beam.PTransform):
@@ -130,15 +120,12 @@ class C4Clean(beam.PTransform):
     bytes) and "line_drops:<reason>" (lines) for each line rule.
     """
 
-    def __init__(self, rules: C4Rules, source: str = SOURCE):
+    def __init__(self, rules: C4Rules, source: str):
         super().__init__()
         self._rules, self._source = rules, source
 
     def expand(self, docs) -> StageResult:
-        out = docs | "Clean" >> beam.ParDo(_CleanPages(self._rules, self._source)).with_outputs(
-            REJECTED, STATS, main="kept")
-        stats = out[STATS] | "SumStats" >> SumStats()
-        return StageResult(out.kept, out[REJECTED], stats)
+        return judged(docs, "Clean", _CleanPages(self._rules, self._source))
 
 
 # --- stage "c4_dedup" -------------------------------------------------------------------
@@ -177,14 +164,7 @@ class _RemoveSpans(beam.DoFn):
         self._source, self._unit, self._n, self._min = source, unit, span_sentences, min_sentences
 
     def setup(self):
-        self._kept = Metrics.counter(DEDUP, "kept")
-        self._dropped = {r: Metrics.counter(DEDUP, f"dropped_{r}") for r in SpanDedup.reasons}
-        self._lines_removed = Metrics.counter(DEDUP, "lines_removed")
-
-    def _reject(self, doc, reason):
-        self._dropped[reason].inc()
-        yield stat_row(self._source, DEDUP, f"dropped:{reason}", 1, doc.nbytes)
-        yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc, DEDUP, reason))
+        self._judge = Judge(self._source, DEDUP, SpanDedup.reasons)
 
     def process(self, element):
         _, joined = element
@@ -193,28 +173,23 @@ class _RemoveSpans(beam.DoFn):
             return
         doc_id = docs[0].id
         for d in docs:
-            yield stat_row(self._source, DEDUP, "in", 1, d.nbytes)
+            yield from self._judge.arrived(d)
         doc, copies = docs[0], docs[1:]
         for copy in copies:  # same id and same text: the same page read twice
-            yield from self._reject(dataclasses.replace(copy, meta={**copy.meta, "duplicate_of": doc_id}),
-                                    "duplicate_document")
+            yield from self._judge.drop(dataclasses.replace(copy, meta={**copy.meta, "duplicate_of": doc_id}),
+                                        "duplicate_document")
         positions = positions_of(data for _, data in joined["remove"])
         text, n_removed, sentences = remove_units(doc.text, positions, self._unit, self._n)
         out = dataclasses.replace(doc, text=text) if n_removed else doc
-        src = self._source
-        yield stat_row(src, DEDUP, "lines_in", doc.text.count("\n") + 1, doc.nbytes)
-        yield stat_row(src, DEDUP, "lines_removed", n_removed, doc.nbytes - out.nbytes)
-        self._lines_removed.inc(n_removed)
+        yield from self._judge.trimmed(doc, out, doc.text.count("\n") + 1, n_removed)
         if n_removed:
             out.meta = {**out.meta, "c4_dedup_lines_removed": n_removed}
         if not text.strip():
-            yield from self._reject(out, "empty" if self._min == 0 else "too_few_sentences")
+            yield from self._judge.drop(out, "empty" if self._min == 0 else "too_few_sentences")
         elif sentences < self._min:
-            yield from self._reject(out, "too_few_sentences")
+            yield from self._judge.drop(out, "too_few_sentences")
         else:
-            self._kept.inc()
-            yield stat_row(src, DEDUP, "kept", 1, out.nbytes)
-            yield out
+            yield from self._judge.keep(out)
 
 
 class SpanDedup(beam.PTransform):
@@ -230,7 +205,7 @@ class SpanDedup(beam.PTransform):
     `min_sentences` sentences are dropped (`too_few_sentences`, as TFDS does after
     dedup); two records with the same id and text keep one (`duplicate_document`).
 
-    Two shuffles, as cc's line dedup (pipeline.shard_dedup): the units as packed rows
+    Two shuffles, as cc's line dedup (pipeline.stages.shard_dedup): the units as packed rows
     grouped by hash shard (`shards`), each shard judged in memory
     (`filters.line_dedup.first_occurrence_removals`), then the pages joined to their
     removal orders. Extra stat rows: "lines_in", "lines_removed" (lines, bytes).
@@ -251,14 +226,8 @@ class SpanDedup(beam.PTransform):
             | "GroupByShard" >> beam.GroupByKey()
             | "RemovalOrders" >> beam.ParDo(JudgeShards(first_occurrence_removals))
         )
-        out = (
-            {"doc": units.pages, "remove": orders}
-            | "JoinByDoc" >> beam.CoGroupByKey()
-            | "RemoveSpans" >> beam.ParDo(_RemoveSpans(self._source, self._unit, self._n, self._min)).with_outputs(
-                REJECTED, STATS, main="kept")
-        )
-        stats = out[STATS] | "SumStats" >> SumStats()
-        return StageResult(out.kept, out[REJECTED], stats)
+        return judged({"doc": units.pages, "remove": orders} | "JoinByDoc" >> beam.CoGroupByKey(),
+                      "RemoveSpans", _RemoveSpans(self._source, self._unit, self._n, self._min))
 
 
 # --- the whole source ---------------------------------------------------------------------
@@ -278,8 +247,9 @@ def resolve_bad_words(path: str | None) -> list[str] | None:
 class CurateC4(beam.PTransform):
     """C4Clean -> LanguageId -> SpanDedup; rejects and stats of all three, flattened."""
 
-    def __init__(self, source: str, settings: C4Settings, lid_model: str | Path):
+    def __init__(self, settings: C4Settings, cards: Mapping[str, Any], source: str = NAME):
         super().__init__()
+        lid_model = cards["lid"]["path"]
         rules = settings.rules
         self._clean = C4Clean(C4Rules(min_words_per_line=rules.min_words_per_line, min_sentences=rules.min_sentences,
                                       max_word_length=rules.max_word_length,
@@ -291,9 +261,11 @@ class CurateC4(beam.PTransform):
         return run_stages(docs, [("C4Rules", self._clean), ("LanguageId", self._lid), ("SpanDedup", self._dedup)])
 
 
-def build_c4(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
-    """The C4 source for pipeline.curate: read inputs.c4, curate with config.c4."""
-    from pipeline.read import read_source
-
-    docs, read_stats = read_source(p, config, SOURCE, C4Input(main_content=config.c4.main_content))
-    return docs | "CurateC4" >> CurateC4(SOURCE, config.c4, models["lid"]["path"]), read_stats
+SOURCE = Source(
+    name=NAME,
+    settings=C4Settings,
+    parser=lambda c4: C4Input(main_content=c4.main_content),
+    curate=CurateC4,
+    stages=lambda c4: (RULES, LID, DEDUP),
+    llama=LlamaShare(0.150, 1.06, "783 GB"),
+)

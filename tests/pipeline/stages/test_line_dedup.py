@@ -1,4 +1,4 @@
-"""The CommonCrawl stages on Beam's FnApiRunner, with hand-built documents.
+"""CommonCrawl's exact_dedup and line_dedup stages on Beam's FnApiRunner, with hand-built documents.
 
 Every expected text and stat below is written out by hand from the documents'
 literal contents; byte counts are `len(s.encode())` of those literals.
@@ -11,8 +11,7 @@ from apache_beam.testing.test_pipeline import (
 from apache_beam.testing.util import assert_that, equal_to
 
 from filters.document import Document
-from pipeline.cc import CCSettings, CurateCC, Dedup, LanguageId, LidSettings, LineDedupSettings
-from pipeline.lid_model import default_lid_model
+from pipeline.stages.line_dedup import Dedup, LineDedupSettings
 from tests.pipeline.beam_checks import b, stats_equal
 
 
@@ -140,7 +139,7 @@ def test_line_dedup_default_min_chars_is_300_after_stripping():
 def test_line_dedup_verdicts_do_not_depend_on_shards_or_flushes(monkeypatch, keep_first):
     """One shard or many, rows and orders flushed after every few lines or documents:
     the same documents come out (the flushes send a shard's rows in several parts)."""
-    import pipeline.shard_dedup
+    import pipeline.stages.shard_dedup as shard_dedup
 
     def run(**kwargs):
         with BeamTestPipeline(runner="FnApiRunner") as p:
@@ -152,8 +151,8 @@ def test_line_dedup_verdicts_do_not_depend_on_shards_or_flushes(monkeypatch, kee
          cc("2", "Beta unique content here\n\n"), cc("4", D4)])]
     run(shards=1)
     run(shards=7)
-    monkeypatch.setattr(pipeline.shard_dedup, "FLUSH_ROWS", 2)
-    monkeypatch.setattr(pipeline.shard_dedup, "FLUSH_DOCS", 1)
+    monkeypatch.setattr(shard_dedup, "FLUSH_ROWS", 2)
+    monkeypatch.setattr(shard_dedup, "FLUSH_DOCS", 1)
     run(shards=3)
 
 
@@ -164,95 +163,3 @@ def test_line_dedup_bad_config_is_a_clear_error(values):
 
     with pytest.raises(ConfigError, match=r"cc\.line_dedup\." + next(iter(values))):
         config_from({"cc": {"line_dedup": values}})
-
-
-# ------------------------------------------------------------ language id
-
-ENGLISH = (
-    "The library opens at nine in the morning and closes at six in the evening. "
-    "Members can borrow up to five books at a time and renew them online."
-)
-FRENCH = (
-    "La bibliothèque ouvre à neuf heures du matin et ferme à six heures du soir. "
-    "Les membres peuvent emprunter jusqu'à cinq livres à la fois."
-)
-NUMBERS = "12 345\n678 90\n2024"
-
-
-@pytest.fixture(scope="module")
-def lid_model():
-    return default_lid_model()
-
-
-def test_language_id_keeps_english_and_reports_languages(lid_model):
-    docs = [cc("en", ENGLISH), cc("fr", FRENCH), cc("num", NUMBERS), cc("empty", " \n ")]
-    with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | LanguageId("cc", LidSettings(), lid_model)
-        assert_that(
-            result.kept | beam.Map(lambda d: (d.id, d.text, d.lang, d.lang_score > 0.5)),
-            equal_to([("cc/en", ENGLISH, "en", True)]),
-            label="kept",
-        )
-        assert_that(
-            result.rejected | beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.lang)),
-            equal_to([
-                ("cc/fr", "lid", "lang", "fr"),
-                ("cc/num", "lid", "lang_score_low", "en"),
-                ("cc/empty", "lid", "empty", None),
-            ]),
-            label="rejected",
-        )
-        assert_that(result.stats, stats_equal([
-            (("cc", "lid", "in"), (4, b(ENGLISH, FRENCH, NUMBERS, " \n "))),
-            (("cc", "lid", "kept"), (1, b(ENGLISH))),
-            (("cc", "lid", "dropped:lang"), (1, b(FRENCH))),
-            (("cc", "lid", "dropped:lang_score_low"), (1, b(NUMBERS))),
-            (("cc", "lid", "dropped:empty"), (1, b(" \n "))),
-            (("cc", "lid", "lang_before:en"), (2, b(ENGLISH, NUMBERS))),
-            (("cc", "lid", "lang_before:fr"), (1, b(FRENCH))),
-            (("cc", "lid", "lang_after:en"), (1, b(ENGLISH))),
-        ]), label="stats")
-
-
-def test_language_id_does_not_mutate_its_input(lid_model):
-    original = cc("en", ENGLISH)
-    with BeamTestPipeline(runner="FnApiRunner") as p:
-        docs = p | beam.Create([original])
-        result = docs | LanguageId("cc", LidSettings(), lid_model)
-        # The input PCollection, read after the stage ran on the same elements.
-        assert_that(docs | beam.Map(lambda d: d.lang), equal_to([None]), label="input")
-        assert_that(result.kept | beam.Map(lambda d: d.lang), equal_to(["en"]), label="kept")
-
-
-# ------------------------------------------------------------- the chain
-
-def test_curate_cc_chains_the_three_stages(lid_model):
-    footer = "Subscribe to our newsletter for weekly updates"
-    en1 = ENGLISH + "\n" + footer
-    en2 = "Our bakery sells fresh bread, cakes and pastries every day of the week.\n" + footer + " !"
-    fr = FRENCH + "\n" + footer
-    docs = [cc("1", en1), cc("2", en1.upper()), cc("3", en2), cc("4", fr)]
-    en1_out, en2_out = ENGLISH, "Our bakery sells fresh bread, cakes and pastries every day of the week."
-    with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | CurateCC("cc", CCSettings(line_dedup=LineDedupSettings(min_chars=50)), lid_model)
-        assert_that(result.kept | beam.Map(lambda d: (d.id, d.text, d.lang)),
-                    equal_to([("cc/1", en1_out, "en"), ("cc/3", en2_out, "en")]), label="kept")
-        assert_that(rejection_summary(result.rejected), equal_to([
-            ("cc/2", "exact_dedup", "duplicate_document"),
-            ("cc/4", "lid", "lang"),
-        ]), label="rejected")
-        assert_that(result.stats, stats_equal([
-            (("cc", "exact_dedup", "in"), (4, b(en1, en1.upper(), en2, fr))),
-            (("cc", "exact_dedup", "kept"), (3, b(en1, en2, fr))),
-            (("cc", "exact_dedup", "dropped:duplicate_document"), (1, b(en1.upper()))),
-            (("cc", "line_dedup", "in"), (3, b(en1, en2, fr))),
-            (("cc", "line_dedup", "kept"), (3, b(en1_out, en2_out, FRENCH))),
-            (("cc", "line_dedup", "lines_in"), (6, b(en1, en2, fr))),
-            (("cc", "line_dedup", "lines_removed"), (3, b(en1, en2, fr) - b(en1_out, en2_out, FRENCH))),
-            (("cc", "lid", "in"), (3, b(en1_out, en2_out, FRENCH))),
-            (("cc", "lid", "kept"), (2, b(en1_out, en2_out))),
-            (("cc", "lid", "dropped:lang"), (1, b(FRENCH))),
-            (("cc", "lid", "lang_before:en"), (2, b(en1_out, en2_out))),
-            (("cc", "lid", "lang_before:fr"), (1, b(FRENCH))),
-            (("cc", "lid", "lang_after:en"), (2, b(en1_out, en2_out))),
-        ]), label="stats")

@@ -9,9 +9,9 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.arxiv import build_arxiv
 from pipeline.config import config_from
-from pipeline.read import Malformed
+from pipeline.curate import curate_source
+from pipeline.readers.base import Malformed
 from pipeline.readers.arxiv import arxiv_id, paper_id, parse_arxiv
 from samples import build_code_qa_tex as sample
 
@@ -133,7 +133,7 @@ def test_stage_on_beam(arxiv_dir):
     config = config_from({"inputs": {"arxiv": [str(arxiv_dir / "*")]}})
     n_files = len(list(arxiv_dir.iterdir()))
     with TestPipeline(runner="FnApiRunner") as p:
-        result, read_stats = build_arxiv(p, config, {})
+        result, read_stats = curate_source(p, config, "arxiv", {})
         kept = result.kept | beam.Map(lambda d: d.meta["source_file"])
         assert_that(kept | beam.combiners.Count.Globally(), equal_to([n_files]), label="all_kept")
         starts = result.kept | beam.Map(lambda d: re.match(r"\\(part|chapter|section)\*?", d.text) is not None)

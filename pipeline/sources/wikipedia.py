@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import apache_beam as beam
 
 from filters.wikitext import LLAMA_LANGUAGES, WikipediaFilter
-from pipeline.dofn import FilterStage
-from pipeline.read import read_source
-from pipeline.readers.wikipedia import SOURCE, parse_mediawiki
+from pipeline.readers.wikipedia import SOURCE as NAME
+from pipeline.readers.wikipedia import parse_mediawiki
 from pipeline.settings import at_least
+from pipeline.sources.base import LlamaShare, Source
+from pipeline.stages.judge import FilterStage
 from pipeline.stats import StageResult
 
 
@@ -42,10 +43,14 @@ class CurateWikipedia(beam.PTransform):
         self._filter = WikipediaFilter(min_chars=settings.min_chars, languages=settings.languages)
 
     def expand(self, pages) -> StageResult:
-        return pages | "Filter" >> FilterStage(self._filter, SOURCE)
+        return pages | "Filter" >> FilterStage(self._filter, NAME)
 
 
-def build_wikipedia(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
-    """The Wikipedia source for pipeline.curate: read inputs.wikipedia, keep articles."""
-    pages, read_stats = read_source(p, config, SOURCE, parse_mediawiki)
-    return pages | "CurateWikipedia" >> CurateWikipedia(config.wikipedia), read_stats
+SOURCE = Source(
+    name=NAME,
+    settings=WikipediaSettings,
+    parser=lambda wiki: parse_mediawiki,
+    curate=lambda wiki, cards: CurateWikipedia(wiki),
+    stages=lambda wiki: (WikipediaFilter.stage,),
+    llama=LlamaShare(0.045, 2.45, "83 GB"),
+)

@@ -25,12 +25,12 @@ from filters.document import Document
 from filters.stackexchange import (
     ANSWER, LARGEST_SITES, QUESTION, Answer, StackExchangeFilter, format_thread, sort_answers,
 )
-from pipeline.dofn import FilterStage
-from pipeline.read import read_source
 from pipeline.readers.stackexchange import parse_posts
+from pipeline.sources.base import LlamaShare, Source
+from pipeline.stages.judge import FilterStage
 from pipeline.stats import StageResult, sum_pairs
 
-SOURCE = "stackexchange"
+NAME = "stackexchange"
 PAIRING = "pairing"
 
 
@@ -85,7 +85,7 @@ def build_threads(key, posts) -> list[Document]:
         "creation_date": q.meta.get("creation_date"), "content_license": q.meta.get("content_license"),
         "dump_file": q.meta.get("dump_file"),
     }
-    out.append(Document(id=q.id, source=SOURCE, text=text, url=q.url, meta=meta))
+    out.append(Document(id=q.id, source=NAME, text=text, url=q.url, meta=meta))
     return out
 
 
@@ -99,7 +99,7 @@ class _Pair(beam.DoFn):
                 ids = set(d.meta["answer_ids"])
                 nbytes = sum({p.meta["post_id"]: p.nbytes for p in posts if p.meta["post_id"] in ids}.values())
                 yield beam.pvalue.TaggedOutput(
-                    _PAIR_STATS, ((SOURCE, PAIRING, "answers_paired"), (d.meta["answer_count"], nbytes)))
+                    _PAIR_STATS, ((NAME, PAIRING, "answers_paired"), (d.meta["answer_count"], nbytes)))
         yield from docs
 
 
@@ -115,7 +115,7 @@ class PairPosts(beam.PTransform):
         )
         posts_in = (
             posts
-            | "OnePost" >> beam.Map(lambda d: ((SOURCE, PAIRING, "posts"), (1, d.nbytes)))
+            | "OnePost" >> beam.Map(lambda d: ((NAME, PAIRING, "posts"), (1, d.nbytes)))
         )
         stats = (posts_in, out[_PAIR_STATS]) | "FlattenPairStats" >> beam.Flatten() \
             | "SumPairStats" >> beam.CombinePerKey(sum_pairs)
@@ -131,12 +131,16 @@ class CurateStackExchange(beam.PTransform):
 
     def expand(self, posts) -> StageResult:
         threads, pair_stats = posts | "Pair" >> PairPosts()
-        result = threads | "Filter" >> FilterStage(self._filter, SOURCE)
+        result = threads | "Filter" >> FilterStage(self._filter, NAME)
         stats = (result.stats, pair_stats) | "AllStats" >> beam.Flatten()
         return StageResult(result.kept, result.rejected, stats)
 
 
-def build_stackexchange(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
-    """Builder for pipeline/curate.py: read inputs.stackexchange, pair, filter."""
-    posts, read_stats = read_source(p, config, SOURCE, parse_posts)
-    return posts | "CurateStackExchange" >> CurateStackExchange(config.stackexchange), read_stats
+SOURCE = Source(
+    name=NAME,
+    settings=StackExchangeSettings,
+    parser=lambda se: parse_posts,
+    curate=lambda se, cards: CurateStackExchange(se),
+    stages=lambda se: (PAIRING, StackExchangeFilter.stage),
+    llama=LlamaShare(0.020, 1.03, "78 GB"),
+)

@@ -1,5 +1,5 @@
 """C4: the JSON-lines reader on the real sample and on broken copies of it, the rules and the
-span dedup as Beam stages, and the whole source through `build_c4` on FnApiRunner.
+span dedup as Beam stages, and the whole source through `curate_source` on FnApiRunner.
 
 Expectations come from the sample file read with the standard library, or are written
 out by hand from the literal documents below.
@@ -18,13 +18,14 @@ from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
 from filters.c4 import C4Rules
 from filters.document import Document, digest_id
-from pipeline.c4 import C4Clean, C4Input, SpanDedup, SpanDedupSettings, build_c4
+from pipeline.sources.c4 import C4Clean, C4Input, SpanDedup, SpanDedupSettings
 from pipeline.config import config_from
-from pipeline.read import Malformed
+from pipeline.curate import curate_source
+from pipeline.readers.base import Malformed
 from pipeline.readers.jsonl import parse_c4_json
 from tests.pipeline.beam_checks import b, check_balanced, stats_equal
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "data" / "sample" / "c4" / "c4-train.00000-of-00001.json.gz"
 
 
@@ -208,7 +209,7 @@ def test_build_c4_on_the_sample_and_a_broken_file(sample, records, tmp_path):
 
     models = {"lid": {"path": str(default_lid_model())}}
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result, read_stats = build_c4(p, config_for([str(sample), str(broken)]), models)
+        result, read_stats = curate_source(p, config_for([str(sample), str(broken)]), "c4", models)
         rejected = result.rejected | beam.Map(lambda r: (r.stage, r.reason, r.doc.id))
 
         def check_rejected(rows):

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import apache_beam as beam
 
 from filters.latex import ArxivFilter
-from pipeline.dofn import FilterStage
-from pipeline.read import read_source
 from pipeline.readers.arxiv import parse_arxiv
+from pipeline.sources.base import LlamaShare, Source
+from pipeline.stages.judge import FilterStage
 from pipeline.stats import StageResult, sum_pairs
 
-SOURCE = "arxiv"
+NAME = "arxiv"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,17 +26,21 @@ class ArxivSettings:
 
 class CurateArxiv(beam.PTransform):
     def expand(self, papers) -> StageResult:
-        result = papers | "Clean" >> FilterStage(ArxivFilter(), SOURCE)
+        result = papers | "Clean" >> FilterStage(ArxivFilter(), NAME)
         latin1 = (
             papers
             | "Latin1" >> beam.Filter(lambda d: d.meta.get("encoding") == "latin-1")
-            | "OneLatin1" >> beam.Map(lambda d: ((SOURCE, "arxiv", "latin1_fallback"), (1, d.nbytes)))
+            | "OneLatin1" >> beam.Map(lambda d: ((NAME, "arxiv", "latin1_fallback"), (1, d.nbytes)))
             | "SumLatin1" >> beam.CombinePerKey(sum_pairs)
         )
         return StageResult(result.kept, result.rejected, (result.stats, latin1) | "AllStats" >> beam.Flatten())
 
 
-def build_arxiv(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
-    """Builder for pipeline/curate.py: read inputs.arxiv, clean."""
-    papers, read_stats = read_source(p, config, SOURCE, parse_arxiv)
-    return papers | "CurateArxiv" >> CurateArxiv(), read_stats
+SOURCE = Source(
+    name=NAME,
+    settings=ArxivSettings,
+    parser=lambda arxiv: parse_arxiv,
+    curate=lambda arxiv, cards: CurateArxiv(),
+    stages=lambda arxiv: (ArxivFilter.stage,),
+    llama=LlamaShare(0.025, 1.06, "92 GB"),
+)

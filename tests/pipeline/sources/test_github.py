@@ -15,8 +15,9 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from filters.document import digest_id
 from pipeline.config import config_from
-from pipeline.github import CurateGitHub, GitHubSettings, build_github, content_key, filters_from_config
-from pipeline.read import Malformed
+from pipeline.curate import curate_source
+from pipeline.sources.github import CurateGitHub, GitHubSettings, content_key, filters_from_config
+from pipeline.readers.base import Malformed
 from pipeline.readers.github import ArchiveLimits, parse_github
 from samples import fetch
 
@@ -287,7 +288,7 @@ def test_curation_on_real_sdists(tmp_path):
     losers = sorted(max(digest_id("github", f"six-{v}/{p}") for v in ("1.16.0", "1.17.0")) for p in dup_paths)
 
     with TestPipeline(runner="FnApiRunner") as p:
-        result, read_stats = build_github(p, config([str(tmp_path / "*.tar.gz")]), {})
+        result, read_stats = curate_source(p, config([str(tmp_path / "*.tar.gz")]), "github", {})
         reasons = result.rejected | beam.Map(lambda r: (r.stage, r.reason)) | beam.combiners.Count.PerElement()
         dups = (result.rejected | beam.Filter(lambda r: r.reason == "duplicate_file")
                 | beam.Map(lambda r: r.doc.id))

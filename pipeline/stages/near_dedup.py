@@ -1,12 +1,7 @@
-"""Books: Project Gutenberg and Books3-style plain text, Gutenberg boilerplate removed,
-near-duplicates (MinHash LSH, >= 90% estimated shingle overlap) removed.
+"""Stage "near_dedup": MinHash LSH near-duplicate removal on Beam's shuffle (LLaMA-1's rule for books).
 
-    docs -> Gutenberg ("gutenberg") -> NearDedup ("near_dedup") -> kept
-              \\______________________\\_____________________-> rejected, stats
-
-LLaMA-1 (section 2): "We remove books with more than 90% content overlap." Content
-overlap is measured as the Jaccard similarity of word 5-gram shingles, estimated
-with MinHash (filters.minhash).
+Settings are `filters.minhash.MinHashParams` (config `books.near_dedup`); signatures
+and band keys come from `filters.minhash`, the one implementation.
 
 NearDedup runs entirely on Beam's shuffle, so it scales past one worker's memory:
 
@@ -30,58 +25,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from filters.books import GutenbergStrip
 from filters.document import Document
 from filters.minhash import SIGNATURE_DTYPE, MinHasher, MinHashParams, band_keys, estimated_jaccard
-from pipeline.dofn import REJECTED, FilterStage
-from pipeline.readers.books import parse_books
-from pipeline.settings import section
-from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row, sum_pairs
+from pipeline.stages.judge import Judge, judged
+from pipeline.stats import STATS, StageResult, SumStats, stat_row
 
 log = logging.getLogger(__name__)
 
-SOURCE = "books"
-GUTENBERG = GutenbergStrip.stage
 NEAR_DEDUP = "near_dedup"
 OVERSIZED_LOG_LIMIT = 5  # per worker
-
-
-@dataclass(frozen=True, kw_only=True)
-class BooksSettings:
-    """Config `books`: near-duplicate removal at 90% content overlap (LLaMA-1)."""
-
-    near_dedup: MinHashParams = section(MinHashParams)
-
-
-class Gutenberg(beam.PTransform):
-    """Stage "gutenberg": `filters.books.GutenbergStrip`, plus "markers:<kind>" rows.
-
-    The markers rows count the kept books by which Gutenberg markers they had
-    (both / start_only / end_only / none); a text still naming Project Gutenberg
-    where a marker is missing is dropped as `gutenberg_markers_missing`.
-    """
-
-    def __init__(self, source: str = SOURCE):
-        super().__init__()
-        self._source = source
-
-    def expand(self, docs) -> StageResult:
-        result = docs | FilterStage(GutenbergStrip(), self._source)
-        source = self._source
-        markers = (
-            result.kept
-            | "Markers" >> beam.Map(lambda d: ((source, GUTENBERG, f"markers:{d.meta.get('gutenberg_markers', 'none')}"),
-                                               (1, d.nbytes)))
-            | "SumMarkers" >> beam.CombinePerKey(sum_pairs)
-        )
-        stats = (result.stats, markers) | "AllStats" >> beam.Flatten()
-        return StageResult(result.kept, result.rejected, stats)
 
 
 class _Sign(beam.DoFn):
@@ -164,15 +121,13 @@ class _Verify(beam.DoFn):
         self._source, self._threshold = source, threshold
 
     def setup(self):
-        self._kept = Metrics.counter(NEAR_DEDUP, "kept")
-        self._dropped = Metrics.counter(NEAR_DEDUP, "dropped_near_duplicate")
+        self._judge = Judge(self._source, NEAR_DEDUP, ["near_duplicate"])
 
     def process(self, element):
         _, joined = element
         cands = list(joined["cand"])
-        src = self._source
         for doc, sig_bytes in joined["item"]:
-            yield stat_row(src, NEAR_DEDUP, "in", 1, doc.nbytes)
+            yield from self._judge.arrived(doc)
             best = None  # (a, similarity) with the smallest verified a
             verified = 0
             if sig_bytes is not None and cands:
@@ -183,18 +138,14 @@ class _Verify(beam.DoFn):
                         verified += 1
                         if best is None or a < best[0]:
                             best = (a, similarity)
-                yield stat_row(src, NEAR_DEDUP, "candidate_pairs", len(cands), 0)
-                yield stat_row(src, NEAR_DEDUP, "verified_pairs", verified, 0)
+                yield self._judge.row("candidate_pairs", len(cands), 0)
+                yield self._judge.row("verified_pairs", verified, 0)
             if best is None:
-                self._kept.inc()
-                yield stat_row(src, NEAR_DEDUP, "kept", 1, doc.nbytes)
-                yield doc
+                yield from self._judge.keep(doc)
             else:
-                self._dropped.inc()
                 dup = dataclasses.replace(doc, meta={**doc.meta, "duplicate_of": best[0],
                                                      "similarity": round(best[1], 4)})
-                yield stat_row(src, NEAR_DEDUP, "dropped:near_duplicate", 1, dup.nbytes)
-                yield beam.pvalue.TaggedOutput(REJECTED, Rejection(dup, NEAR_DEDUP, "near_duplicate"))
+                yield from self._judge.drop(dup, "near_duplicate")
 
 
 class NearDedup(beam.PTransform):
@@ -226,31 +177,7 @@ class NearDedup(beam.PTransform):
             | "JoinAtA" >> beam.CoGroupByKey()
             | "CandidatesAtB" >> beam.FlatMap(_candidates_at_a)
         )
-        out = (
-            {"item": signed, "cand": at_a}
-            | "JoinAtB" >> beam.CoGroupByKey()
-            | "Verify" >> beam.ParDo(_Verify(source, params.threshold)).with_outputs(
-                REJECTED, STATS, main="kept")
-        )
-        stats = (buckets[STATS], out[STATS]) | "SumStats" >> SumStats()
-        return StageResult(out.kept, out[REJECTED], stats)
-
-
-class CurateBooks(beam.PTransform):
-    """Gutenberg -> NearDedup; rejects and stats of both, flattened."""
-
-    def __init__(self, source: str, settings: BooksSettings):
-        super().__init__()
-        self._gutenberg = Gutenberg(source)
-        self._near = NearDedup(settings.near_dedup, source)
-
-    def expand(self, docs) -> StageResult:
-        return run_stages(docs, [("Gutenberg", self._gutenberg), ("NearDedup", self._near)])
-
-
-def build_books(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
-    """The Books source for pipeline.curate: read inputs.books, curate with config.books."""
-    from pipeline.read import read_source
-
-    docs, read_stats = read_source(p, config, SOURCE, parse_books)
-    return docs | "CurateBooks" >> CurateBooks(SOURCE, config.books), read_stats
+        out = judged({"item": signed, "cand": at_a} | "JoinAtB" >> beam.CoGroupByKey(),
+                     "Verify", _Verify(source, params.threshold))
+        stats = (buckets[STATS], out.stats) | "SumStats" >> SumStats()
+        return StageResult(out.kept, out.rejected, stats)

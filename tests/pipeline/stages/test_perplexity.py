@@ -1,72 +1,25 @@
-"""The perplexity and wikiref stages on Beam's FnApiRunner, with tiny real models.
+"""The perplexity stage on Beam's FnApiRunner, with a tiny real model (tests/pipeline/conftest.py).
 
 The language model is a hand-written bigram ARPA file over a word-level
 SentencePiece model (pieces "▁a" and "▁b"); every expected perplexity is computed
-here with kenlm directly, cutoffs with numpy.percentile, buckets with cc_net's
-rule. The wikiref model is a tiny fastText classifier trained in a fresh process;
-expected scores come from fastText's own predict.
+here with kenlm directly, cutoffs with numpy.percentile, buckets with cc_net's rule.
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import random
-import subprocess
-import sys
 
 import apache_beam as beam
 import fasttext
 import kenlm
 import numpy as np
 import pytest
-import sentencepiece as spm
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  # pytest would collect Test*
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
 from filters.document import Document
-from pipeline.quality import CurateQuality, Perplexity, PerplexitySettings, WikiRef, WikirefSettings, from_cards
-
-ARPA = """\\data\\
-ngram 1=5
-ngram 2=3
-
-\\1-grams:
--1.0\t<unk>\t0
--99\t<s>\t-0.30103
--0.69897\t</s>\t0
--0.52288\t▁a\t-0.2
--0.60206\t▁b\t-0.1
-
-\\2-grams:
--0.30103\t<s> ▁a
--0.39794\t▁a ▁b
--0.15490\t▁b </s>
-
-\\end\\
-"""
-WIKI_WORDS = "the river flows through the valley and the city was founded in the century by settlers".split()
-CC_WORDS = "buy now cheap deals click here login cart free shipping subscribe cookie policy offer".split()
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    d = tmp_path_factory.mktemp("quality")
-    sp = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(["a b", "b a", "a a b", "b b a"] * 50), model_writer=sp,
-                                   model_type="word", vocab_size=5, hard_vocab_limit=False, minloglevel=2)
-    (d / "sp.model").write_bytes(sp.getvalue())
-    (d / "lm.arpa").write_text(ARPA, encoding="utf-8")
-    rng = random.Random(0)
-    examples = [f"__label__{label} " + " ".join(rng.choice(words) for _ in range(12))
-                for label, words in (("wiki", WIKI_WORDS), ("cc", CC_WORDS)) for _ in range(60)]
-    rng.shuffle(examples)
-    (d / "train.txt").write_text("\n".join(examples) + "\n")
-    # A fresh process: fasttext-numpy2-wheel 0.9.2 can diverge (NaN) in one that already used fastText.
-    script = ("import fasttext, sys; fasttext.train_supervised(input=sys.argv[1], epoch=25, lr=0.5, dim=10, "
-              "wordNgrams=2, bucket=10000, thread=1, seed=0, verbose=0).save_model(sys.argv[2])")
-    subprocess.run([sys.executable, "-c", script, str(d / "train.txt"), str(d / "wikiref.bin")], check=True)
-    return {"en": (str(d / "sp.model"), str(d / "lm.arpa"))}, str(d / "wikiref.bin")
+from pipeline.stages.perplexity import Perplexity, PerplexitySettings, summary_lines
 
 
 def nbytes(*docs) -> int:
@@ -87,8 +40,8 @@ def expected_ppl(text: str) -> float | None:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _load_lm(models):
-    _LM["lm"] = kenlm.Model(models[0]["en"][1])
+def _load_lm(quality_models):
+    _LM["lm"] = kenlm.Model(quality_models[0]["en"][1])
 
 
 def make_docs(n=12, seed=1) -> list[Document]:
@@ -137,8 +90,8 @@ def rows_check(expected_rows: dict, *, scored: dict):
 
 # ---------------------------------------------------------------- perplexity
 
-def test_perplexity_scores_buckets_by_run_percentiles_and_drops_the_tail(models):
-    lms, _ = models
+def test_perplexity_scores_buckets_by_run_percentiles_and_drops_the_tail(quality_models):
+    lms, _ = quality_models
     docs = make_docs()
     scored, buckets, (head, tail) = expected_buckets(docs)
     assert len(set(scored.values())) >= 8  # the cutoffs separate real differences
@@ -171,8 +124,8 @@ def test_perplexity_scores_buckets_by_run_percentiles_and_drops_the_tail(models)
     assert all(d.perplexity is None and d.bucket is None for d in docs)  # inputs untouched
 
 
-def test_explicit_cutoffs_override_and_keep_is_configurable(models):
-    lms, _ = models
+def test_explicit_cutoffs_override_and_keep_is_configurable(quality_models):
+    lms, _ = quality_models
     docs = make_docs()
     scored = {d.id: expected_ppl(d.text) for d in docs if d.lang == "en" and expected_ppl(d.text) is not None}
     values = sorted(scored.values())
@@ -190,8 +143,8 @@ def test_explicit_cutoffs_override_and_keep_is_configurable(models):
                               (("cc", "perplexity", "cutoff:en:tail"), (round(tail, 1), 0))]), label="cutoffs")
 
 
-def test_percentile_sample_does_not_depend_on_input_order(models, tmp_path):
-    lms, _ = models
+def test_percentile_sample_does_not_depend_on_input_order(quality_models, tmp_path):
+    lms, _ = quality_models
     docs = make_docs(n=30, seed=2)
     outputs = []
     for i, order in enumerate((docs, docs[::-1], random.Random(3).sample(docs, len(docs)))):
@@ -221,84 +174,7 @@ def test_perplexity_settings_are_validated(values, match):
         config_from({"cc": {"perplexity": values}})
 
 
-# ---------------------------------------------------------------- wikiref
-
-def wiki_scores(model_path, docs) -> dict[str, float]:
-    model = fasttext.load_model(model_path)
-    out = {}
-    for d in docs:
-        labels, probs = model.predict([d.text], k=-1)
-        out[d.id] = round(min(float(dict(zip(labels[0], probs[0]))["__label__wiki"]), 1.0), 4)
-    return out
-
-
-def wiki_docs() -> list[Document]:
-    texts = ["the river flows through the valley", "buy now cheap deals click here", "the city was founded by settlers",
-             "free shipping subscribe cookie policy", "the century and the river cart offer", "login cart offer the valley"]
-    return [Document(id=f"cc/w{i}", source="cc", text=t, lang="en") for i, t in enumerate(texts)]
-
-
-def test_wikiref_scores_drops_below_threshold_and_counts_score_bins(models):
-    _, model_path = models
-    docs = wiki_docs()
-    scores = wiki_scores(model_path, docs)
-    kept = [d for d in docs if scores[d.id] >= 0.25]
-    dropped = [d for d in docs if scores[d.id] < 0.25]
-    assert kept and dropped
-    bins: dict[str, list] = {}
-    for d in docs:
-        bins.setdefault(f"score_bin:{min(math.floor(scores[d.id] * 10), 9) / 10:.1f}", []).append(d)
-    expected_stats = [
-        (("cc", "wikiref", "in"), (len(docs), nbytes(*docs))),
-        (("cc", "wikiref", "kept"), (len(kept), nbytes(*kept))),
-        (("cc", "wikiref", "dropped:wikiref"), (len(dropped), nbytes(*dropped))),
-    ] + [(("cc", "wikiref", k), (len(v), nbytes(*v))) for k, v in bins.items()]
-    with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | WikiRef("cc", WikirefSettings(threshold=0.25), model_path)
-        assert_that(result.kept | "K" >> beam.Map(lambda d: (d.id, d.wikiref_score)),
-                    equal_to([(d.id, scores[d.id]) for d in kept]), label="kept")
-        assert_that(result.rejected | "R" >> beam.Map(lambda r: (r.doc.id, r.stage, r.reason, r.doc.wikiref_score)),
-                    equal_to([(d.id, "wikiref", "wikiref", scores[d.id]) for d in dropped]), label="rejected")
-        assert_that(result.stats, equal_to(expected_stats), label="stats")
-    assert all(d.wikiref_score is None for d in docs)  # inputs untouched
-
-
-# ---------------------------------------------------------------- both, from the config
-
-def test_curate_quality_chains_both_stages_from_config_and_cards(models):
-    lms, model_path = models
-    sp, lm = lms["en"]
-    cards = {"perplexity": {"en": {"sentencepiece": {"path": sp}, "kenlm": {"path": lm}}},
-             "wikiref": {"path": model_path}}
-    perplexity = PerplexitySettings(cutoffs={"en": (1e9, 1e9)}, sample_size=100)
-    docs = wiki_docs()  # no "a"/"b" words: all head with these cutoffs
-    scores = wiki_scores(model_path, docs)
-    with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | from_cards("cc", perplexity, WikirefSettings(threshold=0.5), cards)
-        assert_that(result.kept | "K" >> beam.Map(lambda d: (d.id, d.bucket)),
-                    equal_to([(d.id, "head") for d in docs if scores[d.id] >= 0.5]), label="kept")
-        assert_that(result.rejected | "R" >> beam.Map(lambda r: (r.doc.id, r.stage)),
-                    equal_to([(d.id, "wikiref") for d in docs if scores[d.id] < 0.5]), label="rejected")
-        assert_that(result.stats | "Acc" >> beam.Filter(lambda kv: kv[0][2] in ("in", "kept")),
-                    equal_to([(("cc", "perplexity", "in"), (6, nbytes(*docs))),
-                              (("cc", "perplexity", "kept"), (6, nbytes(*docs))),
-                              (("cc", "wikiref", "in"), (6, nbytes(*docs))),
-                              (("cc", "wikiref", "kept"), (sum(s >= 0.5 for s in scores.values()),
-                                                           nbytes(*[d for d in docs if scores[d.id] >= 0.5])))]),
-                    label="stats")
-
-
-def test_a_stage_without_a_model_is_skipped_not_faked(models):
-    docs = wiki_docs()
-    with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | CurateQuality("cc", PerplexitySettings(), WikirefSettings(), perplexity_models={}, wikiref_model=None)
-        assert_that(result.kept | "K" >> beam.Map(lambda d: d.id), equal_to([d.id for d in docs]), label="kept")
-        assert_that(result.rejected, equal_to([]), label="rejected")
-        assert_that(result.stats, equal_to([]), label="stats")
-
-
-def test_summary_lines_show_buckets_cutoffs_and_histograms_in_bin_order():
-    from pipeline.quality import summary_lines
+def test_summary_lines_show_buckets_cutoffs_and_histogram_in_bin_order():
     from pipeline.summary import assemble_stats
 
     rows = [
@@ -315,16 +191,10 @@ def test_summary_lines_show_buckets_cutoffs_and_histograms_in_bin_order():
         (("cc", "wikiref", "score_bin:0.9"), (3, 300)), (("cc", "wikiref", "score_bin:0.2"), (1, 100)),
     ]
     stages = assemble_stats(rows)["sources"]["cc"]
-    assert [line.strip() for line in summary_lines("perplexity", stages["perplexity"])] == [
+    assert [line.strip() for line in summary_lines(stages["perplexity"])] == [
         "buckets: head 2, middle 2, tail 2",
         "en: head < 120.5 <= middle < 300.0 <= tail (perplexity; percentiles of 6 documents)",
         "en perplexity percentiles: p10 50.0, p30 120.5",
         "ppl >=     56       5 ####################",
         "ppl >=   1000       1 ####",
     ]
-    assert [line.strip() for line in summary_lines("wikiref", stages["wikiref"])] == [
-        "P(wiki) of every document scored:",
-        "0.2-0.3       1 #######",
-        "0.9-1.0       3 ####################",
-    ]
-    assert summary_lines("lid", {}) == []

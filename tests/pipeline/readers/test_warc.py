@@ -32,7 +32,7 @@ from pipeline.read import Malformed, ReadDocuments
 from pipeline.readers.warc import SKIP_KINDS, Skipped, make_parser, parse_warc
 from samples import fetch, fixtures
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 

@@ -24,13 +24,13 @@ from filters.github import (
     LicenseFilter,
 )
 from filters.licenses import COMMON_LICENSES, DEFAULT_THRESHOLD, PERMISSIVE
-from pipeline.dofn import REJECTED, FilterStage
-from pipeline.read import read_source
 from pipeline.readers.github import ArchiveLimits, make_parser
 from pipeline.settings import at_least, between, section
-from pipeline.stats import STATS, Rejection, StageResult, SumStats, run_stages, stat_row
+from pipeline.sources.base import LlamaShare, Source
+from pipeline.stages.judge import FilterStage, Judge, judged
+from pipeline.stats import StageResult, run_stages
 
-SOURCE = "github"
+NAME = "github"
 EXACT_DEDUP = "exact_dedup"
 DUPLICATE = "duplicate_file"
 
@@ -63,56 +63,49 @@ class _KeepSmallestId(beam.DoFn):
         self._source = source
 
     def setup(self):
-        self._dropped = Metrics.counter(EXACT_DEDUP, f"dropped_{DUPLICATE}")
+        self._judge = Judge(self._source, EXACT_DEDUP, [DUPLICATE])
 
     def process(self, element):
         _, docs = element
-        src = self._source
         it = iter(docs)
         first = next(it)
         if next(it, None) is None:  # the common case: content seen once
-            yield stat_row(src, EXACT_DEDUP, "in", 1, first.nbytes)
-            yield stat_row(src, EXACT_DEDUP, "kept", 1, first.nbytes)
-            yield first
+            yield from self._judge.arrived(first)
+            yield from self._judge.keep(first)
             return
         # Two passes: a runner may page a large group back in rather than hold it.
         winner = min(d.id for d in docs)
         kept = False
         for doc in docs:
-            yield stat_row(src, EXACT_DEDUP, "in", 1, doc.nbytes)
+            yield from self._judge.arrived(doc)
             if doc.id == winner and not kept:
                 kept = True
-                yield stat_row(src, EXACT_DEDUP, "kept", 1, doc.nbytes)
-                yield doc
+                yield from self._judge.keep(doc)
             else:
-                self._dropped.inc()
-                yield stat_row(src, EXACT_DEDUP, f"dropped:{DUPLICATE}", 1, doc.nbytes)
                 dup = dataclasses.replace(doc, meta={**doc.meta, "duplicate_of": winner})
-                yield beam.pvalue.TaggedOutput(REJECTED, Rejection(dup, EXACT_DEDUP, DUPLICATE))
+                yield from self._judge.drop(dup, DUPLICATE)
 
 
 class ExactFileDedup(beam.PTransform):
     """Stage "exact_dedup": one file per exact content, across all repositories."""
 
-    def __init__(self, source: str = SOURCE):
+    def __init__(self, source: str = NAME):
         super().__init__()
         self._source = source
 
     def expand(self, docs) -> StageResult:
-        out = (
+        grouped = (
             docs
             | "KeyByContent" >> beam.Map(lambda d: (content_key(d.text), d))
             | "GroupByContent" >> beam.GroupByKey()
-            | "KeepSmallestId" >> beam.ParDo(_KeepSmallestId(self._source)).with_outputs(REJECTED, STATS, main="kept")
         )
-        stats = out[STATS] | "SumStats" >> SumStats()
-        return StageResult(out.kept, out[REJECTED], stats)
+        return judged(grouped, "KeepSmallestId", _KeepSmallestId(self._source))
 
 
 class CurateGitHub(beam.PTransform):
     """license -> code_rules -> exact_dedup on file documents from pipeline.readers.github."""
 
-    def __init__(self, license_filter: LicenseFilter, code_filter: CodeFileFilter, source: str = SOURCE):
+    def __init__(self, license_filter: LicenseFilter, code_filter: CodeFileFilter, source: str = NAME):
         super().__init__()
         self._license, self._code, self._source = license_filter, code_filter, source
 
@@ -139,11 +132,18 @@ def parser_from_config(gh: GitHubSettings):
                        license_texts_dir=gh.license_texts_dir, license_threshold=gh.license_threshold)
 
 
-def build_github(p, config, models: dict) -> tuple[StageResult, beam.PCollection]:
-    """Builder for pipeline/curate.py: read inputs.github, curate, return (result, read stats)."""
-    gh = config.github
-    license_filter, code_filter = filters_from_config(gh)
+def parser_for(gh: GitHubSettings):
+    """The reader of inputs.github; a missing reference licence text fails here, on the launcher."""
     parse = parser_from_config(gh)
-    parse.keywords["detector"].setup()  # a missing reference licence text fails here, on the launcher
-    docs, read_stats = read_source(p, config, SOURCE, parse)
-    return docs | "CurateGitHub" >> CurateGitHub(license_filter, code_filter), read_stats
+    parse.keywords["detector"].setup()
+    return parse
+
+
+SOURCE = Source(
+    name=NAME,
+    settings=GitHubSettings,
+    parser=parser_for,
+    curate=lambda gh, cards: CurateGitHub(*filters_from_config(gh)),
+    stages=lambda gh: (LicenseFilter.stage, CodeFileFilter.stage, EXACT_DEDUP),
+    llama=LlamaShare(0.045, 0.64, "328 GB"),
+)

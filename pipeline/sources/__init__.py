@@ -1,0 +1,25 @@
+"""The sources, one module each; everything per-source elsewhere is derived from this list.
+
+`SOURCES` maps each name to its `Source` record (pipeline.sources.base), in the
+canonical order of LLaMA-1's Table 1. The run config's sections and `inputs` keys,
+the mixture's default proportions, the stage order of the summary and the curate
+stage all read it. `CROSS_SOURCE` is the place for stages that span sources: they
+run after every source is curated (pipeline.curate).
+"""
+from __future__ import annotations
+
+from pipeline.sources import arxiv, books, c4, cc, github, stackexchange, wikipedia
+from pipeline.sources.base import CrossSourceStage, LlamaShare, Source
+
+SOURCES: dict[str, Source] = {
+    s.name: s for s in (cc.SOURCE, c4.SOURCE, github.SOURCE, wikipedia.SOURCE, books.SOURCE, arxiv.SOURCE,
+                        stackexchange.SOURCE)
+}
+
+# Stages over every source's curated documents, in order (none in the LLaMA-1 recipe).
+CROSS_SOURCE: list[CrossSourceStage] = []
+
+
+def llama_table1() -> dict[str, LlamaShare]:
+    """LLaMA-1 paper, Table 1: sampling proportion, epochs and disk size of each source."""
+    return {name: source.llama for name, source in SOURCES.items()}

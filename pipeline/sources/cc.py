@@ -1,0 +1,94 @@
+"""CommonCrawl: cc_net's dedup and language id, then LLaMA-1's two quality filters.
+
+    WET/WARC -> exact_dedup -> line_dedup -> lid -> perplexity -> wikiref -> kept
+                     \\______________\\___________\\________\\____________-> rejected, stats
+
+Each stage is a shared transform of `pipeline.stages`; this module holds the
+source's config section, its parser and the chain. A quality stage whose model the
+models stage could not produce (no KenLM model for any language, no wikiref
+classifier) is left out with a warning, never faked.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import apache_beam as beam
+
+from pipeline.readers.warc import make_parser
+from pipeline.settings import section
+from pipeline.sources.base import LlamaShare, Source
+from pipeline.stages import perplexity, wikiref
+from pipeline.stages.lid import LID, LanguageId, LidSettings
+from pipeline.stages.line_dedup import EXACT_DEDUP, LINE_DEDUP, Dedup, LineDedupSettings
+from pipeline.stages.perplexity import PERPLEXITY, Perplexity, PerplexitySettings
+from pipeline.stages.wikiref import WIKIREF, WikiRef, WikirefSettings
+from pipeline.stats import StageResult, run_stages
+
+log = logging.getLogger(__name__)
+
+NAME = "cc"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CCSettings:
+    """Config `cc`."""
+
+    main_content: bool = True  # resiliparse main-content extraction for WARC HTML (WET text as is)
+    line_dedup: LineDedupSettings = section(LineDedupSettings)
+    lid: LidSettings = section(LidSettings)
+    perplexity: PerplexitySettings = section(PerplexitySettings)
+    wikiref: WikirefSettings = section(WikirefSettings)
+
+
+def quality_stages(source: str, ppl: PerplexitySettings, ref: WikirefSettings,
+                   cards: Mapping[str, Any]) -> list[tuple[str, beam.PTransform]]:
+    """The perplexity and wikiref stages with the models of OUT/models/cards.json (those that exist)."""
+    stages = []
+    models = {lang: (card["sentencepiece"]["path"], card["kenlm"]["path"])
+              for lang, card in (cards.get("perplexity") or {}).items()}
+    if models:
+        stages.append(("Perplexity", Perplexity(source, ppl, models)))
+    else:
+        log.warning("%s: no KenLM model: the perplexity stage is skipped", source)
+    if (cards.get("wikiref") or {}).get("path"):
+        stages.append(("WikiRef", WikiRef(source, ref, cards["wikiref"]["path"])))
+    else:
+        log.warning("%s: no wikiref classifier: the wikiref stage is skipped", source)
+    return stages
+
+
+class CurateCC(beam.PTransform):
+    """The CommonCrawl chain; rejects and stats of every stage, flattened."""
+
+    def __init__(self, settings: CCSettings, cards: Mapping[str, Any], source: str = NAME):
+        super().__init__()
+        self._stages = [
+            ("Dedup", Dedup(source, settings.line_dedup)),
+            ("LanguageId", LanguageId(source, settings.lid, cards["lid"]["path"])),
+            *quality_stages(source, settings.perplexity, settings.wikiref, cards),
+        ]
+
+    def expand(self, docs) -> StageResult:
+        return run_stages(docs, self._stages)
+
+
+def _summary_lines(stage: str, entry: dict) -> list[str]:
+    if stage == PERPLEXITY:
+        return perplexity.summary_lines(entry)
+    if stage == WIKIREF:
+        return wikiref.summary_lines(entry)
+    return []
+
+
+SOURCE = Source(
+    name=NAME,
+    settings=CCSettings,
+    parser=lambda cc: make_parser(main_content=cc.main_content, source=NAME, report_skipped=True),
+    curate=CurateCC,
+    stages=lambda cc: (EXACT_DEDUP, LINE_DEDUP, LID, PERPLEXITY, WIKIREF),
+    llama=LlamaShare(0.670, 1.10, "3.3 TB"),
+    summary_lines=_summary_lines,
+)
