@@ -218,6 +218,7 @@ def test_vocabularies_bpe_cannot_reproduce_are_refused(llama):
         [f"no byte fallback: 256 byte pieces missing, e.g. {[byte_piece(b) for b in range(3)]}"]
     user = [Piece(p.text, p.score, Kind.USER_DEFINED) if p.text == "▁the" else p for p in pieces]
     assert vocabulary_problems(user, **ids) == ["user-defined or unused pieces, e.g. ['▁the']"]
-    assert vocabulary_problems(pieces, bos_id=UNK_ID, eos_id=EOS_ID, unk_id=UNK_ID) == ["bos id 0 is not a control piece"]
+    assert vocabulary_problems(pieces, bos_id=UNK_ID, eos_id=EOS_ID, unk_id=UNK_ID) == \
+        ["bos id 0 is not a control piece"]
     with pytest.raises(ValueError, match="no byte fallback"):
         tokenizer_json(no_bytes, **ids)

@@ -23,8 +23,9 @@ from .helpers import is_val
 transformers = pytest.importorskip("transformers")  # a test-only dependency
 
 ROOT = Path(__file__).resolve().parents[2]
-TRICKY = ["", " ", "   leading, trailing and  double  spaces   ", "tabs\tand\nnew\r\nlines\n\n", "digits 12345 3.14",
-          "emoji 🦙👍🏽 CJK 漢字 Cyrillic Привет", "literal <s> and </s> and <unk> are text", "\u2581 marker"]
+TRICKY = ["", " ", "   leading, trailing and  double  spaces   ", "tabs\tand\nnew\r\nlines\n\n",
+          "digits 12345 3.14", "emoji 🦙👍🏽 CJK 漢字 Cyrillic Привет", "literal <s> and </s> and <unk> are text",
+          "\u2581 marker"]
 
 
 @pytest.fixture(scope="module")
