@@ -16,7 +16,7 @@ class ModelConfig:
     context: int = 2048
     multiple_of: int = 256  # feed-forward hidden size is rounded up to a multiple of this
     ffn_dim_multiplier: float | None = None  # LLaMA-2 70B: 1.3
-    norm_eps: float = 1e-6
+    norm_eps: float = 1e-6  # RMSNorm epsilon: LLaMA-1 1e-6 (but 65B 1e-5), LLaMA-2 1e-5 (Meta's params.json)
     rope_theta: float = 10000.0
 
     def __post_init__(self) -> None:
@@ -77,15 +77,16 @@ PRESETS: dict[str, Preset] = {
                          batch_tokens=_M),
     "llama1-33b": Preset(model=ModelConfig(dim=6656, n_heads=52, n_layers=60), peak_lr=1.5e-4,
                          batch_tokens=_M),
-    "llama1-65b": Preset(model=ModelConfig(dim=8192, n_heads=64, n_layers=80), peak_lr=1.5e-4,
+    # 65B alone was released with RMSNorm eps 1e-5 (its params.json; HF config rms_norm_eps 1e-05).
+    "llama1-65b": Preset(model=ModelConfig(dim=8192, n_heads=64, n_layers=80, norm_eps=1e-5), peak_lr=1.5e-4,
                          batch_tokens=_M),
-    # LLaMA-2 (Touvron et al. 2023b): context 4096; GQA with 8 KV heads on 70B (34B unreleased).
-    "llama2-7b": Preset(model=ModelConfig(dim=4096, n_heads=32, n_layers=32, context=4096), peak_lr=3.0e-4,
-                        batch_tokens=_M),
-    "llama2-13b": Preset(model=ModelConfig(dim=5120, n_heads=40, n_layers=40, context=4096), peak_lr=3.0e-4,
-                         batch_tokens=_M),
+    # LLaMA-2 (Touvron et al. 2023b): context 4096, RMSNorm eps 1e-5; GQA with 8 KV heads on 70B (34B unreleased).
+    "llama2-7b": Preset(model=ModelConfig(dim=4096, n_heads=32, n_layers=32, context=4096, norm_eps=1e-5),
+                        peak_lr=3.0e-4, batch_tokens=_M),
+    "llama2-13b": Preset(model=ModelConfig(dim=5120, n_heads=40, n_layers=40, context=4096, norm_eps=1e-5),
+                         peak_lr=3.0e-4, batch_tokens=_M),
     "llama2-70b": Preset(model=ModelConfig(dim=8192, n_heads=64, n_layers=80, n_kv_heads=8, context=4096,
-                                           ffn_dim_multiplier=1.3, multiple_of=4096),
+                                           ffn_dim_multiplier=1.3, multiple_of=4096, norm_eps=1e-5),
                          peak_lr=1.5e-4, batch_tokens=_M),
     # Small shapes for tests, the demo and CPU benchmarks (our choice, not from the papers).
     "tiny": Preset(model=ModelConfig(dim=64, n_heads=4, n_layers=2, context=128, multiple_of=32),

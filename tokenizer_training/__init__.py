@@ -1,4 +1,5 @@
-"""Train, save, load and check the LLaMA-style SentencePiece BPE tokenizer (Beam-free)."""
+"""Train, save, load and check the LLaMA-style SentencePiece BPE tokenizer (Beam-free);
+hf_tokenizer converts it to Hugging Face's tokenizer.json."""
 from tokenizer_training.check import bytes_per_token, load, problems, roundtrips, unknown_ids
 from tokenizer_training.spec import BOS_ID, EOS_ID, UNK_ID, TokenizerSpec
 from tokenizer_training.train import CARD_FILE, MODEL_FILE, VOCAB_FILE, iter_sentences, train_tokenizer, write_card

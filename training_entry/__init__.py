@@ -7,7 +7,7 @@
     loop.py         train_step (one optimizer step) and train (the run)
     distributed.py  torchrun process groups; activation checkpointing, compile, FSDP2 / DDP from outside the model
     checkpoint.py   atomic save, resume on any number of processes (falling back past damaged ones), no unpickling
-    export_hf.py    Hugging Face Llama layout (q/k permuted for their RoPE)
+    export_hf.py    Hugging Face Llama layout (q/k permuted for their RoPE), tokenizer.json for AutoTokenizer
     generate.py     greedy and top-p generation
     metrics.py      log lines, metrics.jsonl, loss.png
     resources.py    memory check before allocating, peak FLOP/s for MFU

@@ -1,9 +1,13 @@
 """Export final weights in the Hugging Face Llama layout.
 
-    DIR/config.json, DIR/model.safetensors, DIR/tokenizer.model, DIR/tokenizer_config.json
+    DIR/config.json, DIR/model.safetensors, DIR/tokenizer.model, DIR/tokenizer.json, DIR/tokenizer_config.json
 
 so that ``transformers.LlamaForCausalLM.from_pretrained(DIR)`` gives the same logits
-as our model. Our rotary embeddings rotate adjacent feature pairs (Meta's layout);
+as our model, and ``transformers.AutoTokenizer.from_pretrained(DIR)`` the same token ids
+as our SentencePiece model (a fast tokenizer from tokenizer.json, converted by
+tokenizer_training.hf_tokenizer; tokenizer.model stays for SentencePiece users).
+
+Our rotary embeddings rotate adjacent feature pairs (Meta's layout);
 Hugging Face's rotate the two halves of each head, so the rows of wq and wk are
 permuted within each head (the permutation of transformers' own
 ``convert_llama_weights_to_hf.py``).
@@ -20,6 +24,7 @@ from safetensors.torch import save_file
 
 from model.config import ModelConfig
 from shard_format.publish import publish_directory
+from tokenizer_training.hf_tokenizer import write_hf_tokenizer
 
 WRITTEN_BY = "python -m training_entry export"  # also the trainer's own RUN/hf export: either may replace it
 
@@ -104,10 +109,4 @@ def _write(tmp: Path, state: dict[str, torch.Tensor], cfg: ModelConfig, *,
     save_file(hf_state_dict(state, cfg), tmp / "model.safetensors", metadata={"format": "pt"})
     (tmp / "config.json").write_text(json.dumps(hf_config(cfg, bos_id=bos_id, eos_id=eos_id), indent=2) + "\n")
     shutil.copyfile(tokenizer_path, tmp / "tokenizer.model")
-    tokenizer_config = {
-        "tokenizer_class": "LlamaTokenizer",
-        "model_max_length": cfg.context,
-        "add_bos_token": True,
-        "add_eos_token": False,
-    }
-    (tmp / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n")
+    write_hf_tokenizer(tokenizer_path, tmp, model_max_length=cfg.context)  # tokenizer.json, tokenizer_config.json

@@ -12,6 +12,7 @@ import sentencepiece as spm
 import torch
 
 from shard_format import file_sha256
+from tokenizer_training import TokenizerSpec, train_tokenizer
 
 from .helpers import VOCAB_SIZE, is_val, stdlib_docstrings, write_shard_dir
 
@@ -38,12 +39,8 @@ def corpus() -> list[str]:
 def data_root(tmp_path_factory, corpus) -> Path:
     """OUT-like folder: OUT/tokenizer/tokenizer.model and OUT/shards/ (2 train shards, 1 val)."""
     root = tmp_path_factory.mktemp("out")
-    (root / "tokenizer").mkdir()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus), model_prefix=str(root / "tokenizer" / "tokenizer"),
-        vocab_size=VOCAB_SIZE, model_type="bpe", character_coverage=1.0, split_digits=True,
-        num_threads=1, minloglevel=2,
-    )
+    # As the pipeline's tokenizer stage trains it: LLaMA's settings (the HF export converts only those).
+    train_tokenizer(corpus, root / "tokenizer", TokenizerSpec(vocab_size=VOCAB_SIZE, num_threads=1))
     sp = spm.SentencePieceProcessor(model_file=str(root / "tokenizer" / "tokenizer.model"))
     docs = {"train": [], "val": []}
     for doc in corpus:

@@ -35,7 +35,8 @@ def test_transformers_loads_export_with_same_logits(name, tokenizer_path, tmp_pa
     ours = random_model(cfg)
     out = export_hf.export(ours.state_dict(), cfg, tmp_path / "hf", tokenizer_path=tokenizer_path, bos_id=1, eos_id=2)
     assert sorted(p.name for p in out.iterdir()) == \
-        [".written-by.json", "config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json"]
+        [".written-by.json", "config.json", "model.safetensors", "tokenizer.json", "tokenizer.model",
+         "tokenizer_config.json"]
 
     theirs = transformers.LlamaForCausalLM.from_pretrained(out, local_files_only=True).eval()
     assert theirs.config.num_key_value_heads == cfg.kv_heads and theirs.config.intermediate_size == cfg.ffn_hidden_dim
