@@ -30,7 +30,7 @@ from typing import BinaryIO, Iterator
 
 from filters.document import Document, digest_id
 from filters.latex import decode_tex, find_main, inline_inputs, strip_comments
-from pipeline.read import Malformed
+from pipeline.readers.base import Malformed
 
 SOURCE = "arxiv"
 MAX_TEX_BYTES = 64 << 20  # the largest arXiv sources hold a few MB of LaTeX

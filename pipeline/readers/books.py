@@ -27,7 +27,7 @@ import zlib
 from typing import BinaryIO, Iterator
 
 from filters.document import Document
-from pipeline.read import Malformed
+from pipeline.readers.base import Malformed
 
 SOURCE = "books"
 MAX_BOOK_BYTES = 256 << 20  # the longest books are ~10 MB of text; larger is not one book

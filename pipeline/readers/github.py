@@ -43,7 +43,7 @@ from typing import BinaryIO, Iterator
 from filters.document import Document, digest_id
 from filters.github import MAX_FILE_BYTES
 from filters.licenses import COMMON_LICENSES, DEFAULT_THRESHOLD, LicenseDetector, is_license_file, normalize_license_id
-from pipeline.read import Malformed
+from pipeline.readers.base import Malformed
 
 SOURCE = "github"
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")

@@ -19,11 +19,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import zlib
 from typing import BinaryIO, Iterator
 
 from filters.document import Document, digest_id
-from pipeline.read import Malformed
+from pipeline.readers.base import Malformed
 
 SOURCE = "c4"
 MAX_LINE_BYTES = 64 << 20  # C4 pages are < 200 kB; a longer line is a broken file
@@ -148,3 +149,22 @@ def _record_document(record, name: str, lineno: int) -> Document:
         url=url or None,
         meta={"timestamp": None if timestamp is None else str(timestamp), "file": name, "line": lineno},
     )
+
+
+_WARC_NAME = re.compile(r"\.(?:warc|wet|arc)(?:\.|$)", re.IGNORECASE)
+
+
+class C4Input:
+    """The parser for inputs.c4: C4 JSON lines, or WARC/WET files (by name) to rebuild C4."""
+
+    def __init__(self, main_content: bool = False):
+        # False: whole-page text, as CommonCrawl's WET (which C4 was built from) keeps
+        # it; C4's line rules then remove navigation. Only WARC HTML responses use it.
+        self.main_content = main_content
+
+    def __call__(self, path: str, fileobj):
+        if _WARC_NAME.search(path.rsplit("/", 1)[-1]):
+            from pipeline.readers.warc import make_parser
+
+            return make_parser(main_content=self.main_content, source=SOURCE)(path, fileobj)
+        return parse_c4_json(path, fileobj)

@@ -31,7 +31,7 @@ import xml.etree.ElementTree as ET
 from typing import BinaryIO, Iterator
 
 from filters.document import Document
-from pipeline.read import Malformed
+from pipeline.readers.base import Malformed
 
 SOURCE = "stackexchange"
 READ_CHUNK = 1 << 20

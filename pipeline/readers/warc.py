@@ -38,7 +38,7 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encoding_to_html5
 
 from filters.document import Document, digest_id
-from pipeline.read import Malformed, Skipped
+from pipeline.readers.base import Malformed, Skipped
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 

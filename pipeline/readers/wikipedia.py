@@ -27,7 +27,7 @@ from typing import BinaryIO, Iterator
 from urllib.parse import urlsplit
 
 from filters.document import Document
-from pipeline.read import Malformed
+from pipeline.readers.base import Malformed
 
 SOURCE = "wikipedia"
 READ_CHUNK = 1 << 20  # compressed bytes per read

@@ -19,7 +19,6 @@ probabilities are calibrated differently.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,7 +29,7 @@ import apache_beam as beam
 from filters.c4 import DEDUP_UNITS, C4Rules, dedup_units, load_bad_words, remove_units
 from filters.document import Document
 from filters.line_dedup import DEFAULT_SHARDS, LineRows, first_occurrence_removals
-from pipeline.readers.jsonl import parse_c4_json
+from pipeline.readers.jsonl import C4Input
 from pipeline.settings import at_least, one_of, section
 from pipeline.sources.base import LlamaShare, Source
 from pipeline.stages.judge import Judge, judged
@@ -42,7 +41,6 @@ NAME = "c4"
 RULES = C4Rules.stage
 DEDUP = "c4_dedup"
 ROOT = Path(__file__).resolve().parents[2]
-_WARC_NAME = re.compile(r"\.(?:warc|wet|arc)(?:\.|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,24 +70,6 @@ class C4Settings:
     rules: C4RulesSettings = section(C4RulesSettings)
     lid: LidSettings = section(LidSettings)
     dedup: SpanDedupSettings = section(SpanDedupSettings)
-
-
-# --- reading ------------------------------------------------------------------------
-
-class C4Input:
-    """The parser for inputs.c4: C4 JSON lines, or WARC/WET files (by name) to rebuild C4."""
-
-    def __init__(self, main_content: bool = False):
-        # False: whole-page text, as CommonCrawl's WET (which C4 was built from) keeps
-        # it; C4's line rules then remove navigation. Only WARC HTML responses use it.
-        self.main_content = main_content
-
-    def __call__(self, path: str, fileobj):
-        if _WARC_NAME.search(path.rsplit("/", 1)[-1]):
-            from pipeline.readers.warc import make_parser
-
-            return make_parser(main_content=self.main_content, source=NAME)(path, fileobj)
-        return parse_c4_json(path, fileobj)
 
 
 # --- stage "c4_rules_v1" ---------------------------------------------------------------

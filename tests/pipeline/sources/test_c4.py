@@ -18,7 +18,8 @@ from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
 from filters.c4 import C4Rules
 from filters.document import Document, digest_id
-from pipeline.sources.c4 import C4Clean, C4Input, SpanDedup, SpanDedupSettings
+from pipeline.readers.jsonl import C4Input
+from pipeline.sources.c4 import C4Clean, SpanDedup, SpanDedupSettings
 from pipeline.config import config_from
 from pipeline.curate import curate_source
 from pipeline.readers.base import Malformed
