@@ -39,7 +39,7 @@ $(KENLM): tools/build_kenlm.sh
 
 sample: $(SAMPLE)
 
-$(SAMPLE): $(STAMP) samples/*.py samples/SOURCES.json
+$(SAMPLE): $(STAMP) samples/*.py samples/SOURCES.json registries/*.py
 	$(BIN)/python -m samples.build_sample --out data/sample
 	$(BIN)/python -m samples.build_c4_books --out data/sample
 	$(BIN)/python -m samples.build_code_qa_tex --out data/sample

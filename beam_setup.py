@@ -31,7 +31,7 @@ setuptools.setup(
     name="llama-data-worker",
     version="0.1.0",
     description="Worker package for the llama-data Beam pipeline",
-    packages=setuptools.find_packages(include=["pipeline*", "filters*", "tokenizer_training*", "shard_format*", "samples*"]),
+    packages=setuptools.find_packages(include=["pipeline*", "filters*", "tokenizer_training*", "shard_format*"]),
     python_requires=">=3.11",
     install_requires=[
         "pyarrow>=15",

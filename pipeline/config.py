@@ -21,7 +21,7 @@ import yaml
 
 from pipeline.mix import MixtureSettings, ShardsSettings
 from pipeline.readers.base import Sampling
-from pipeline.reference_models import ModelsSettings
+from pipeline.models.stage import ModelsSettings
 from pipeline.settings import ConfigError, as_plain, at_least, load_section, section, unknown_key
 from pipeline.sources import SOURCES
 from pipeline.tokenizer_stage import TokenizerSettings

@@ -16,6 +16,8 @@ import time
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from shard_format import atomic_write
+
 log = logging.getLogger(__name__)
 
 
@@ -34,9 +36,7 @@ def localize(path: str) -> str:
     local = os.path.join(local_dir, os.path.basename(path))
     if not os.path.exists(local):
         os.makedirs(local_dir, exist_ok=True)
-        tmp = f"{local}.{os.getpid()}.tmp"
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as src, open(tmp, "wb") as dst:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as src, atomic_write(local) as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
-        os.replace(tmp, local)
     log.info("copied model %s to %s in %.1fs", path, local, time.perf_counter() - start)
     return local

@@ -19,29 +19,37 @@ LIBRARIES = ["apache-beam", "pyarrow", "fasttext-numpy2-wheel", "kenlm", "senten
              "resiliparse", "fastwarc", "mwparserfromhell", "numpy", "torch"]
 
 
+def fresh_dir(path: Path) -> Path:
+    """`path` as a new empty directory (an earlier attempt's leftovers removed)."""
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
 def staging_dir(out: Path, stage: str) -> Path:
     """A fresh temporary directory inside OUT (same filesystem, so rename is atomic)."""
-    tmp = out / f".tmp-{stage}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    return tmp
+    return fresh_dir(out / f".tmp-{stage}-{os.getpid()}")
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Rename the finished `src` to `dst`; an older `dst` is moved aside first and removed after,
+    so `dst` is at every moment the old output or the whole new one."""
+    if dst.exists():
+        old = dst.with_name(f".old-{dst.name}-{os.getpid()}")
+        dst.rename(old)
+        src.rename(dst)
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    else:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        src.rename(dst)
 
 
 def publish(tmp: Path, out: Path, names: list[str]) -> None:
     """Move each finished output from the staging dir into OUT, replacing old ones."""
     for name in names:
-        src, dst = tmp / name, out / name
-        if not src.exists():
-            continue
-        if dst.exists():
-            old = out / f".old-{name.replace('/', '_')}-{os.getpid()}"
-            dst.rename(old)
-            src.rename(dst)
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            src.rename(dst)
+        if (tmp / name).exists():
+            replace_dir(tmp / name, out / name)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

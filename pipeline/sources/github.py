@@ -17,7 +17,6 @@ import hashlib
 from dataclasses import dataclass
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from filters.github import (
     EXTENSIONS, FILENAMES, MAX_FILE_BYTES, MAX_LINE_LENGTH, MEAN_LINE_LENGTH, MIN_ALNUM_FRACTION, CodeFileFilter,

@@ -7,13 +7,13 @@ import pytest
 from filters.licenses import (
     NOASSERTION, LicenseDetector, dice, expression_ids, is_license_file, normalize_license_id, wordset,
 )
-from samples import fetch
+import registries
 
 COMMON = Path("/usr/share/common-licenses")
 
 
 def sdist_file(name: str, version: str, member: str) -> str:
-    with tarfile.open(fetch.pypi(name, version, sdist=True)) as tar:
+    with tarfile.open(registries.pypi(name, version, sdist=True)) as tar:
         return tar.extractfile(f"{name}-{version}/{member}").read().decode("utf-8")
 
 

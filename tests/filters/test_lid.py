@@ -13,8 +13,8 @@ import pytest
 from filters.base import Drop
 from filters.document import Document
 from filters.lid import LanguageIdFilter, load_model
-from pipeline.lid_model import default_lid_model
-from samples.fetch import npm, sha256_of
+from pipeline.models.lid import default_lid_model
+from registries import npm, sha256_of
 
 
 class _Paragraphs(HTMLParser):

@@ -9,7 +9,7 @@ import sys
 import pytest
 import sentencepiece as spm
 
-from pipeline.lid_model import default_lid_model
+from pipeline.models.lid import default_lid_model
 
 # A bigram LM over a word-level SentencePiece model with the pieces "▁a" and "▁b".
 ARPA = """\\data\\

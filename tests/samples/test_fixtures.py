@@ -6,7 +6,8 @@ import tarfile
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from samples import fetch, fixtures
+import registries
+from samples import fixtures
 
 
 def test_pywb_warcs_match_the_sdist():
@@ -14,7 +15,7 @@ def test_pywb_warcs_match_the_sdist():
     names = {p.name for p in d.iterdir()}
     assert {"iana.warc.gz", "dupes.warc.gz", "bad.arc", "example-bad.warc.gz.bad",
             "missing-status-text.warc", "example.arc"} <= names
-    with tarfile.open(fetch.pypi("pywb", fixtures.PYWB, sdist=True)) as tar:
+    with tarfile.open(registries.pypi("pywb", fixtures.PYWB, sdist=True)) as tar:
         shipped = tar.extractfile(f"pywb-{fixtures.PYWB}/sample_archive/warcs/iana.warc.gz").read()
     assert (d / "iana.warc.gz").read_bytes() == shipped
 

@@ -14,7 +14,7 @@ import torch
 
 from model.config import ModelConfig
 from model.llama import Llama
-from samples.fetch import CACHE
+from registries import CACHE
 from tests.tokenizer_training.llama_reference import llama_pieces, reference_cases, write_hf_dir
 from training_entry import export_hf
 

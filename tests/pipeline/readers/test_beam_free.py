@@ -26,6 +26,7 @@ sys.meta_path.insert(0, NoBeam())
 PARSERS = [
     ("pipeline.readers.base", ["Malformed", "Skipped", "Sampling", "MalformedInputError", "Parser"]),
     ("pipeline.readers.warc", ["make_parser", "parse_warc"]),
+    ("pipeline.readers.warc_records", ["RecordConverter", "SKIP_KINDS"]),
     ("pipeline.readers.jsonl", ["parse_c4_json", "C4Input"]),
     ("pipeline.readers.github", ["make_parser", "parse_github", "ArchiveLimits"]),
     ("pipeline.readers.wikipedia", ["parse_mediawiki"]),

@@ -29,8 +29,11 @@ from warcio.warcwriter import WARCWriter
 
 from filters.document import Document
 from pipeline.read import Malformed, ReadDocuments
-from pipeline.readers.warc import SKIP_KINDS, Skipped, make_parser, parse_warc
-from samples import fetch, fixtures
+from pipeline.readers.base import Skipped
+from pipeline.readers.warc import make_parser, parse_warc
+from pipeline.readers.warc_records import SKIP_KINDS
+import registries
+from samples import fixtures
 
 ROOT = Path(__file__).resolve().parents[3]
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -228,7 +231,7 @@ def test_an_arc_file_is_one_malformed_at_offset_zero(name):
 
 def test_a_zip_file_is_one_malformed():
     # warcbench's WACZ test assets, as shipped: zip files holding WARCs.
-    with tarfile.open(fetch.pypi("warcbench", fixtures.WARCBENCH, sdist=True)) as tar:
+    with tarfile.open(registries.pypi("warcbench", fixtures.WARCBENCH, sdist=True)) as tar:
         wacz = tar.extractfile(f"warcbench-{fixtures.WARCBENCH}/tests/assets/example.com.wacz").read()
     items = read(wacz, "example.com.wacz")
     assert items == [Malformed("example.com.wacz", 0, "not a WARC file: it starts with " + repr(wacz[:24]))]

@@ -15,7 +15,6 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  # not collected by pytest
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
-from filters.document import Document
 from pipeline.config import config_from
 from pipeline.curate import curate_source
 from pipeline.readers.base import Malformed

@@ -192,7 +192,7 @@ def config_for(inputs: list[str]):
 
 
 def test_build_c4_on_the_sample_and_a_broken_file(sample, records, tmp_path):
-    from pipeline.lid_model import default_lid_model
+    from pipeline.models.lid import default_lid_model
 
     broken = tmp_path / "c4-broken.json.gz"
     broken.write_bytes(gzip.compress(json.dumps(records[0]).encode() + b"\n{not json\n"))

@@ -3,7 +3,6 @@ with the models the cards name (tiny real ones, tests/pipeline/conftest.py)."""
 from __future__ import annotations
 
 import apache_beam as beam
-import pytest
 from apache_beam.testing.test_pipeline import (
     TestPipeline as BeamTestPipeline,  # alias: pytest would try to collect Test*
 )

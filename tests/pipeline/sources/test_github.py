@@ -19,7 +19,7 @@ from pipeline.curate import curate_source
 from pipeline.sources.github import CurateGitHub, GitHubSettings, content_key, filters_from_config
 from pipeline.readers.base import Malformed
 from pipeline.readers.github import ArchiveLimits, parse_github
-from samples import fetch
+import registries
 
 SDISTS = {  # name -> (version, licence as the project states it)
     "six": ("1.17.0", "MIT"),
@@ -30,7 +30,7 @@ SDISTS = {  # name -> (version, licence as the project states it)
 
 
 def sdist(name, version):
-    return fetch.pypi(name, version, sdist=True)
+    return registries.pypi(name, version, sdist=True)
 
 
 def parse(path, data=None, **kw):
@@ -58,7 +58,7 @@ def tar_bytes(members, mode="w:gz"):
     return buf.getvalue()
 
 
-MIT_TEXT = tarfile.open(fetch.pypi("six", "1.17.0", sdist=True)).extractfile("six-1.17.0/LICENSE").read()
+MIT_TEXT = tarfile.open(registries.pypi("six", "1.17.0", sdist=True)).extractfile("six-1.17.0/LICENSE").read()
 
 
 # --- real archives -------------------------------------------------------------------

@@ -1,6 +1,5 @@
 """The LID stage on Beam's FnApiRunner, with the real lid.176 model."""
 import apache_beam as beam
-import pytest
 from apache_beam.testing.test_pipeline import (
     TestPipeline as BeamTestPipeline,  # alias: pytest would try to collect Test*
 )

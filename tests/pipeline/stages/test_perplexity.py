@@ -11,7 +11,6 @@ import math
 import random
 
 import apache_beam as beam
-import fasttext
 import kenlm
 import numpy as np
 import pytest

@@ -2,17 +2,12 @@
 expected scores come from fastText's own predict."""
 from __future__ import annotations
 
-import json
 import math
-import random
 
 import apache_beam as beam
 import fasttext
-import kenlm
-import numpy as np
-import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  # pytest would collect Test*
-from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
+from apache_beam.testing.util import assert_that, equal_to
 
 from filters.document import Document
 from pipeline.stages.wikiref import WikiRef, WikirefSettings, summary_lines

