@@ -23,6 +23,7 @@ choice comes from the `random.Random` passed in.
 from __future__ import annotations
 
 import bz2
+import math
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -290,6 +291,9 @@ class WordModel:
 
     def __init__(self, key: str, lines: list[str], swap: float = 0.05):
         self.key, self.swap = key, swap
+        if not 0.0 <= swap < 1.0:
+            raise ValueError(f"swap must be in [0, 1), got {swap}")
+        self._log_keep = math.log(1.0 - swap)
         self.chars = writes_without_spaces(lines)
         self.joiner = "" if self.chars else " "
         ids: dict[str, int] = {"": EDGE}
@@ -316,22 +320,32 @@ class WordModel:
 
     def walk(self, rng: Random, chain: Chain, limit: int = 60) -> list[str]:
         """One walk's tokens, from a sentence start to its end (at most `limit`)."""
-        rand, stream, vocab, swap = rng.random, self.stream, self.vocab, self.swap
+        # The hot loop of the whole generator: locals only, one lookup per step.
+        rand, stream, vocab = rng.random, self.stream, self.vocab
         succ, token, n_stream = chain.succ, chain.token, len(stream)
         out: list[str] = []
         s = chain.start
-        while len(out) < limit:
+        swap_at = self._next_swap(rng)
+        for i in range(limit):
             followers = succ[s]
             nxt = followers[int(rand() * len(followers))]
             if nxt == END:
                 break
-            if rand() < swap:
+            if i == swap_at:
                 nxt = chain.after(s, stream[int(rand() * n_stream)])
                 if nxt == END:
                     break
+                swap_at = i + 1 + self._next_swap(rng)
             out.append(vocab[token[nxt]])
             s = nxt
         return out
+
+    def _next_swap(self, rng: Random) -> int:
+        """Tokens until the next swap: geometric, so each token is swapped with
+        probability `swap` (one draw per swap instead of one per token)."""
+        if not self.swap:
+            return 1 << 30
+        return int(math.log(1.0 - rng.random()) / self._log_keep)
 
     def sentence(self, rng: Random) -> str:
         """A sentence of the prose chain; walks of one or two tokens ("Ham.", a
