@@ -6,15 +6,13 @@ import os
 import platform
 import shutil
 import subprocess
-import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from shard_format import atomic_write
+from shard_format import atomic_write, faults
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = ".stages"
 LIBRARIES = ["apache-beam", "pyarrow", "fasttext-numpy2-wheel", "kenlm", "sentencepiece", "datasketch",
              "resiliparse", "fastwarc", "mwparserfromhell", "numpy", "torch"]
 
@@ -45,27 +43,15 @@ def replace_dir(src: Path, dst: Path) -> None:
         src.rename(dst)
 
 
-def publish(tmp: Path, out: Path, names: list[str]) -> None:
-    """Move each finished output from the staging dir into OUT, replacing old ones."""
-    for name in names:
+def publish(tmp: Path, out: Path, names: list[str], label: str = "") -> None:
+    """Move each finished output from the staging dir into OUT, replacing old ones.
+
+    Not atomic as a whole: the stage's completion record, written after, says when it is."""
+    for i, name in enumerate(names):
         if (tmp / name).exists():
             replace_dir(tmp / name, out / name)
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-def stage_record(out: Path, stage: str) -> dict | None:
-    """A finished stage's completion record (OUT/.stages/<stage>.json), or None."""
-    marker = out / STATE_DIR / f"{stage}.json"
-    return json.loads(marker.read_text()) if marker.exists() else None
-
-
-def stage_done(out: Path, stage: str, key: str) -> bool:
-    return (stage_record(out, stage) or {}).get("key") == key
-
-
-def mark_done(out: Path, stage: str, key: str, **info: Any) -> None:
-    finished = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    write_json_atomic(out / STATE_DIR / f"{stage}.json", {"key": key, "finished_at": finished, **info})
+        if i == 0:
+            faults.point(f"stage:publishing:{label}")  # one output moved, the others (if any) not
 
 
 def code_version() -> str:

@@ -22,13 +22,20 @@ from pipeline.stats import STATS, SumStats, stat_row
 log = logging.getLogger(__name__)
 
 MALFORMED_LOG_LIMIT = 5  # per worker: enough to locate a problem without flooding logs
+MALFORMED_EXAMPLES = 5  # per file, kept in stats.json (read.malformed_at) with their offsets
 
 
 def iter_file(path: str, parse: Parser, sampling: Sampling = Sampling(), strict: bool = False):
-    """Yield the documents and malformed markers of one file, with sampling applied."""
+    """Yield the documents and malformed markers of one file, with sampling applied.
+
+    A file that yields nothing at all (zero bytes, an empty gzip stream, a JSON-lines
+    file without a line) is itself reported as malformed: a silent empty input is
+    usually a failed download."""
     kept = 0
+    seen = False
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         for item in parse(path, f):
+            seen = True
             if isinstance(item, Malformed):
                 if strict:
                     raise MalformedInputError(f"{item.path} at offset {item.offset}: {item.error}")
@@ -43,6 +50,11 @@ def iter_file(path: str, parse: Parser, sampling: Sampling = Sampling(), strict:
             kept += 1
             if sampling.max_records_per_file is not None and kept >= sampling.max_records_per_file:
                 return
+    if not seen:
+        empty = Malformed(path, 0, "no records: the file is empty, or an empty compressed stream")
+        if strict:
+            raise MalformedInputError(f"{path}: {empty.error}")
+        yield empty
 
 
 class _ReadFile(beam.DoFn):
@@ -60,6 +72,7 @@ class _ReadFile(beam.DoFn):
     def process(self, path: str):
         source = self._source
         yield stat_row(source, "read", "files", 1, 0)
+        malformed = 0
         for item in iter_file(path, self._parse, self._sampling, self._strict):
             if isinstance(item, Malformed):
                 self._malformed.inc()
@@ -67,6 +80,10 @@ class _ReadFile(beam.DoFn):
                     log.warning("skipping malformed record in %s at offset %d: %s", item.path, item.offset, item.error)
                     self._logged += 1
                 yield stat_row(source, "read", "malformed_records", 1, 0)
+                malformed += 1
+                if malformed <= MALFORMED_EXAMPLES:
+                    where = f"{item.path}@{item.offset}: {' '.join(item.error.split())[:200]}"
+                    yield stat_row(source, "read", f"malformed_at:{where}", 1, 0)
             elif isinstance(item, Skipped):
                 yield stat_row(source, "read", f"skipped:{item.kind}", 1, item.nbytes)
             else:

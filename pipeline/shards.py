@@ -26,13 +26,11 @@ from apache_beam.io.parquetio import ReadAllFromParquet
 from apache_beam.metrics import Metrics
 
 from pipeline.mix import MixtureSettings, ShardsSettings, copies, is_validation, plan_mixture, shard_key
-from pipeline.outputs import publish, staging_dir
 from pipeline.settings import as_plain
 from pipeline.sources import SOURCES
 from pipeline.stats import sum_pairs
-from pipeline.tokenizer_stage import curated_files
 from shard_format import TOKEN_DTYPE, file_sha256, read_manifest, shard_entry, write_manifest, write_shard
-from tokenizer_training import BOS_ID, EOS_ID, MODEL_FILE
+from tokenizer_training import BOS_ID, EOS_ID
 
 log = logging.getLogger(__name__)
 
@@ -245,26 +243,21 @@ def assemble_manifest(lines: list[list], *, tokenizer_sha256: str, vocab_size: i
     }
 
 
-def run_shards_stage(config, out: Path, options) -> dict[str, Any]:
-    """Tokenize and mix OUT/curated with OUT/tokenizer, publish OUT/shards/ atomically; returns the manifest."""
-    out = Path(out)
-    model_path = out / "tokenizer" / MODEL_FILE
-    if not model_path.is_file():
-        raise FileNotFoundError(f"{model_path} is missing: run `python -m pipeline tokenizer` first (or `run`)")
+def run_shards_stage(config, files: dict[str, list[Path]], model_path: Path, tmp: Path, options) -> dict[str, Any]:
+    """Tokenize and mix the curate stage's files with the tokenizer into `tmp/shards`; returns the manifest."""
     mixture, shards, seed = config.mixture, config.shards, config.seed
-    files = [str(f) for paths in curated_files(out).values() for f in paths]
+    inputs = [str(f) for paths in files.values() for f in paths]
     import sentencepiece as spm
 
     model_proto = model_path.read_bytes()
     vocab_size = spm.SentencePieceProcessor(model_proto=model_proto).get_piece_size()
     sha = file_sha256(model_path)
 
-    tmp = staging_dir(out, "shards")
     shard_dir = tmp / "shards"
     shard_dir.mkdir()
     start = time.perf_counter()
     with beam.Pipeline(options=options) as p:
-        build_shards(p, files, shard_dir, str(tmp / "results"), model_proto=model_proto, vocab_size=vocab_size,
+        build_shards(p, inputs, shard_dir, str(tmp / "results"), model_proto=model_proto, vocab_size=vocab_size,
                      tokenizer_sha256=bytes.fromhex(sha), seed=seed, mixture=mixture, shards=shards)
     lines = [json.loads(line) for line in (tmp / "results.jsonl").read_text().splitlines() if line.strip()]
     manifest = assemble_manifest(lines, tokenizer_sha256=sha, vocab_size=vocab_size, seed=seed,
@@ -273,6 +266,6 @@ def run_shards_stage(config, out: Path, options) -> dict[str, Any]:
     read_manifest(shard_dir)  # the trainer's own check: every shard's header against the manifest
     if manifest["mixture"]["note"]:
         log.warning("mixture: %s", manifest["mixture"]["note"])
-    publish(tmp, out, ["shards"])
-    log.info("shards: %d shards written in %.1fs", len(manifest.get("shards", [])), time.perf_counter() - start)
+    log.info("shards: %d shards written in %.1fs", sum(len(v) for v in manifest["shards"].values()),
+             time.perf_counter() - start)
     return manifest

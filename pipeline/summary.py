@@ -10,6 +10,9 @@ def text_bar(count: int, most: int, width: int = 20) -> str:
     return "#" * max(1, round(width * count / most)) if count else ""
 
 
+MALFORMED_SHOWN = 3  # malformed record locations printed per source (stats.json keeps 5 per file)
+
+
 class AccountingError(RuntimeError):
     """A stage's documents in != kept + dropped: something was lost silently."""
 
@@ -93,6 +96,8 @@ def format_summary(stats: dict[str, Any]) -> str:
             )
             if read.get("skipped"):
                 lines.append(f"  {'':<10}   other records (not documents): {_histogram(read['skipped'])}")
+            for where in list(read.get("malformed_at", {}))[:MALFORMED_SHOWN]:
+                lines.append(f"  {'':<10}   malformed: {where}")
         for stage, entry in stages.items():
             if "in" not in entry:
                 continue

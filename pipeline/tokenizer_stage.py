@@ -28,9 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.mix import copies, hash64, is_validation, plan_mixture
-from pipeline.outputs import publish, staging_dir
 from pipeline.settings import at_least
-from pipeline.sources import SOURCES
 from tokenizer_training import MODEL_FILE, TokenizerSpec, bytes_per_token, load, problems, train_tokenizer, write_card
 
 log = logging.getLogger(__name__)
@@ -48,18 +46,6 @@ class TokenizerSettings(TokenizerSpec):
 
     def spec(self) -> TokenizerSpec:
         return TokenizerSpec(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TokenizerSpec)})
-
-
-def curated_files(out: Path) -> dict[str, list[Path]]:
-    """OUT/curated/<source>/part-*.parquet per source, in canonical source order."""
-    files = {}
-    for source in SOURCES:
-        found = sorted((out / "curated" / source).glob("part-*.parquet"))
-        if found:
-            files[source] = found
-    if not files:
-        raise FileNotFoundError(f"no curated Parquet files under {out}/curated: run `python -m pipeline curate` first")
-    return files
 
 
 def _batches(path: Path, columns: list[str]):
@@ -183,11 +169,10 @@ def sample_for_tokenizer(config, files: dict[str, list[Path]],
     return _read_buckets(workdir, n_buckets), info
 
 
-def train_on_curated(config, out: Path, dest: Path, workdir: Path) -> dict[str, Any]:
-    """Sample OUT/curated, train into `dest`, check, measure held-out compression; returns the card."""
+def train_on_curated(config, files: dict[str, list[Path]], dest: Path, workdir: Path) -> dict[str, Any]:
+    """Sample the curated files, train into `dest`, check, measure held-out compression; returns the card."""
     spec = config.tokenizer.spec()
     seed, val_fraction = config.seed, config.shards.val_fraction
-    files = curated_files(out)
     texts, info = sample_for_tokenizer(config, files, workdir)
     card = train_tokenizer(texts, dest, spec, extra_card={"sample": info})
     sp = load(dest / MODEL_FILE)
@@ -204,17 +189,11 @@ def train_on_curated(config, out: Path, dest: Path, workdir: Path) -> dict[str, 
     return card
 
 
-def run_tokenizer_stage(config, out: Path, options=None) -> dict[str, Any]:
-    """Sample OUT/curated, train, publish OUT/tokenizer/ atomically; returns the card.
+def run_tokenizer_stage(config, files: dict[str, list[Path]], tmp: Path) -> dict[str, Any]:
+    """Sample the curate stage's files by the mixture and train into `tmp/tokenizer`; returns the card.
 
-    `options` (Beam pipeline options) is accepted for a uniform stage signature; this
-    stage does not use Beam.
-    """
-    out = Path(out)
-    tmp = staging_dir(out, "tokenizer")
-    card = train_on_curated(config, out, tmp / "tokenizer", tmp / "sample-buckets")
-    publish(tmp, out, ["tokenizer"])
-    return card
+    Plain Python: SentencePiece trains in one process anyway (see the module docstring)."""
+    return train_on_curated(config, files, tmp / "tokenizer", tmp / "sample-buckets")
 
 
 def format_tokenizer_summary(card: dict[str, Any]) -> str:

@@ -13,5 +13,4 @@
     resources.py    memory check before allocating, peak FLOP/s for MFU
     tokenizer.py    the run's SentencePiece model and its agreement with the shards
     cli.py          python -m training_entry {train,generate,export}
-    faults.py       LLAMA_FAULT: named points where the reliability tests kill the trainer
 """

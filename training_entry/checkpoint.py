@@ -39,7 +39,8 @@ from torch.distributed.checkpoint.state_dict import (
 )
 
 from shard_format import atomic_write
-from training_entry import distributed, faults
+from shard_format import faults
+from training_entry import distributed
 
 log = logging.getLogger("training_entry")
 FILES = ("model.safetensors", "optimizer.pt", "rng.pt")  # besides state.json

@@ -8,7 +8,7 @@ import math
 import time
 from pathlib import Path
 
-from training_entry import faults
+from shard_format import faults
 
 log = logging.getLogger("training_entry")
 

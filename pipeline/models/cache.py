@@ -73,3 +73,9 @@ def publish(tmp: Path, directory: Path) -> None:
 
 def write_card(directory: Path, card: dict) -> None:
     write_json_atomic(directory / CARD, card)
+
+
+def card_path(path: Path, models_dir: Path) -> str:
+    """A model file's path as cards record it: relative to OUT (`models/...`), so an OUT moved or
+    copied elsewhere still names its own files and never another run's."""
+    return str(Path(models_dir.name) / path.relative_to(models_dir))

@@ -58,6 +58,7 @@ def lid_card(given: str | None, models_dir: Path) -> dict[str, Any]:
     if not dst.exists() or file_sha256(dst) != file_sha256(src):
         with open(src, "rb") as f, atomic_write(dst) as out:
             shutil.copyfileobj(f, out, 1 << 20)
-    card = {"path": str(dst), "sha256": file_sha256(dst), "origin": origin, "licence": LICENCE}
+    card = {"path": str(Path(models_dir.name) / dst.name), "sha256": file_sha256(dst), "origin": origin,
+            "licence": LICENCE}
     log.info("models: LID %s (sha256 %s)", dst, card["sha256"][:12])
     return card

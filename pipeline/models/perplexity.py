@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipeline.models.cache import MODELS_VERSION, building, cached, digest, fingerprint, match_files, publish, write_card
+from pipeline.models.cache import (
+    MODELS_VERSION, building, cached, card_path, digest, fingerprint, match_files, publish, write_card,
+)
 from pipeline.models.wikipedia_text import LangCorpus, wikipedia_articles
 from pipeline.settings import as_plain, at_least, between
 from shard_format import file_sha256
@@ -254,9 +256,9 @@ def _train_language(lang: str, corpus: LangCorpus, tmp: Path, final: Path, setti
         "origin": "trained by the models stage on the Wikipedia inputs (cc_net's recipe)",
         "normalization": "filters.perplexity.paragraphs (cc_net text_normalizer: lowercase, accents "
                          "stripped, digits -> 0, Unicode punctuation -> ASCII)",
-        "sentencepiece": {"path": str(final / "sentencepiece.model"), "sha256": hashlib.sha256(sp_bytes).hexdigest(),
+        "sentencepiece": {"path": card_path(final / "sentencepiece.model", final.parents[1]), "sha256": hashlib.sha256(sp_bytes).hexdigest(),
                           "bytes": len(sp_bytes), "vocab_size": vocab, "settings": sp_settings},
-        "kenlm": {"path": str(final / "kenlm.binary"), "sha256": file_sha256(tmp / "kenlm.binary"),
+        "kenlm": {"path": card_path(final / "kenlm.binary", final.parents[1]), "sha256": file_sha256(tmp / "kenlm.binary"),
                   "bytes": (tmp / "kenlm.binary").stat().st_size, "order": settings.order, **kenlm_info},
         "training_data": {
             "source": "wikipedia", "files": files, "articles": corpus.articles, "paragraphs": corpus.paragraphs,

@@ -15,11 +15,13 @@ Trained models are cached under OUT/models by a digest of their inputs and setti
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.localize import ModelFile, check_model, is_local, model_file
 from pipeline.models.lid import lid_card
 from pipeline.models.perplexity import PerplexityTraining, perplexity_models
 from pipeline.models.wikiref import WikiRefTraining, wikiref_model
@@ -27,6 +29,8 @@ from pipeline.outputs import write_json_atomic
 from pipeline.settings import section
 
 log = logging.getLogger(__name__)
+
+CARDS = "cards.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,10 +70,44 @@ def train_reference_models(config, models_dir: Path, *, lid_model: Path, options
 
 
 def run_models(config, out: Path, options=None) -> dict[str, Any]:
-    """Build OUT/models and its cards.json; returns the cards."""
+    """Build OUT/models and its cards.json; returns the cards (paths relative to OUT)."""
     models_dir = out / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
     lid = lid_card(config.models.lid, models_dir)
-    cards = {"lid": lid, **train_reference_models(config, models_dir, lid_model=Path(lid["path"]), options=options)}
-    write_json_atomic(models_dir / "cards.json", cards)
+    cards = {"lid": lid, **train_reference_models(config, models_dir, lid_model=out / lid["path"], options=options)}
+    write_json_atomic(models_dir / CARDS, cards)
     return cards
+
+
+def load_cards(out: Path, record: dict | None = None, *, verify: bool = False) -> dict[str, Any]:
+    """OUT/models/cards.json with every model path made usable: relative ones resolved against OUT.
+
+    With `verify`, every local model file is checked against its recorded sha256 here,
+    on the launcher, before any work (workers check again when they load it)."""
+    path = out / (record["outputs"]["cards"] if record else f"models/{CARDS}")
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `python -m pipeline models` first (or `run`)")
+    cards = resolve_cards(json.loads(path.read_text()), out)
+    if verify:
+        for model in _model_files(cards):
+            if is_local(model.path):
+                check_model(model.path, model.sha256)
+    return cards
+
+
+def _model_files(node) -> list[ModelFile]:
+    if isinstance(node, dict):
+        here = [model_file(node)] if "path" in node and "sha256" in node else []
+        return here + [m for v in node.values() for m in _model_files(v)]
+    return []
+
+
+def resolve_cards(node, out: Path):
+    """Cards with each model path relative to OUT made a path under `out` (absolute paths and URIs stay)."""
+    if isinstance(node, dict):
+        resolved = {k: resolve_cards(v, out) for k, v in node.items()}
+        path = node.get("path")
+        if isinstance(path, str) and "://" not in path and not Path(path).is_absolute():
+            resolved["path"] = str(out / path)
+        return resolved
+    return node

@@ -21,7 +21,7 @@ from typing import Literal
 
 from filters.document import id_hash
 from filters.wikiref import LABEL_CC, LABEL_WIKI, heldout_metrics, training_line
-from pipeline.models.cache import MODELS_VERSION, building, cached, digest, fingerprint, publish, write_card
+from pipeline.models.cache import MODELS_VERSION, building, cached, card_path, digest, fingerprint, publish, write_card
 from pipeline.models.wikipedia_text import wikipedia_articles
 from pipeline.models.wikiref_examples import collect_cc_examples
 from pipeline.settings import as_plain, at_least, between, invalid
@@ -203,7 +203,7 @@ def _train_wikiref(config: dict, directory: Path, settings: WikiRefTraining, lid
         return sum(1 for r in rows if r[2].startswith(label + " "))
 
     card = {
-        "path": str(directory / "wikiref.bin"),
+        "path": card_path(directory / "wikiref.bin", directory.parent),
         "sha256": file_sha256(tmp / "wikiref.bin"),
         "bytes": (tmp / "wikiref.bin").stat().st_size,
         "origin": "trained by the models stage (fastText supervised, LLaMA-1's Wikipedia-reference classifier)",

@@ -76,6 +76,8 @@ def _paper(path: str, data: bytes, name: str) -> Document:
             data = _gunzip(data)
         except _ERRORS as e:
             raise _PaperError(f"cannot decompress: {e} (truncated or corrupt gzip)") from None
+    if not data:
+        raise _PaperError("empty file (or an empty compressed stream): no paper")
     if _is_tar(data):
         files = _tar_tex(data)
     elif name.endswith((".tar", ".tar.gz", ".tgz")):

@@ -95,6 +95,9 @@ def _parse_text(path: str, name: str, fileobj: BinaryIO) -> Iterator[Document | 
     if len(data) > MAX_BOOK_BYTES:
         yield Malformed(path, 0, f"longer than {MAX_BOOK_BYTES} bytes: not one book")
         return
+    if not data:
+        yield Malformed(path, 0, "empty file (or an empty compressed stream): no book")
+        return
     try:
         text = _decode(data)
     except UnicodeDecodeError as e:

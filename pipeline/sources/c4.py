@@ -229,12 +229,11 @@ class CurateC4(beam.PTransform):
 
     def __init__(self, settings: C4Settings, cards: Mapping[str, Any], source: str = NAME):
         super().__init__()
-        lid_model = cards["lid"]["path"]
         rules = settings.rules
         self._clean = C4Clean(C4Rules(min_words_per_line=rules.min_words_per_line, min_sentences=rules.min_sentences,
                                       max_word_length=rules.max_word_length,
                                       bad_words=resolve_bad_words(rules.bad_words)), source)
-        self._lid = LanguageId(source, settings.lid, lid_model)
+        self._lid = LanguageId(source, settings.lid, cards["lid"])
         self._dedup = SpanDedup(source, settings.dedup, rules.min_sentences)
 
     def expand(self, docs) -> StageResult:

@@ -47,14 +47,13 @@ def quality_stages(source: str, ppl: PerplexitySettings, ref: WikirefSettings,
                    cards: Mapping[str, Any]) -> list[tuple[str, beam.PTransform]]:
     """The perplexity and wikiref stages with the models of OUT/models/cards.json (those that exist)."""
     stages = []
-    models = {lang: (card["sentencepiece"]["path"], card["kenlm"]["path"])
-              for lang, card in (cards.get("perplexity") or {}).items()}
+    models = {lang: (card["sentencepiece"], card["kenlm"]) for lang, card in (cards.get("perplexity") or {}).items()}
     if models:
         stages.append(("Perplexity", Perplexity(source, ppl, models)))
     else:
         log.warning("%s: no KenLM model: the perplexity stage is skipped", source)
     if (cards.get("wikiref") or {}).get("path"):
-        stages.append(("WikiRef", WikiRef(source, ref, cards["wikiref"]["path"])))
+        stages.append(("WikiRef", WikiRef(source, ref, cards["wikiref"])))
     else:
         log.warning("%s: no wikiref classifier: the wikiref stage is skipped", source)
     return stages
@@ -67,7 +66,7 @@ class CurateCC(beam.PTransform):
         super().__init__()
         self._stages = [
             ("Dedup", Dedup(source, settings.line_dedup)),
-            ("LanguageId", LanguageId(source, settings.lid, cards["lid"]["path"])),
+            ("LanguageId", LanguageId(source, settings.lid, cards["lid"])),
             *quality_stages(source, settings.perplexity, settings.wikiref, cards),
         ]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -89,14 +89,15 @@ class ApplyFilter(beam.DoFn):
     Heavy state loads in `setup()`, once per worker; its load time is logged.
     """
 
-    def __init__(self, doc_filter: DocumentFilter, source: str):
+    def __init__(self, doc_filter: DocumentFilter, source: str, checksums: Mapping[str, str] | None = None):
         self._filter = doc_filter
         self._source = source
+        self._checksums = dict(checksums or {})
 
     def setup(self):
         start = time.perf_counter()
-        for attr in self._filter.model_paths:
-            setattr(self._filter, attr, localize(getattr(self._filter, attr)))
+        for attr in self._filter.model_paths:  # local, and the file the models stage recorded
+            setattr(self._filter, attr, localize(getattr(self._filter, attr), self._checksums.get(attr)))
         self._filter.setup()
         log.info("%s: set up in %.2fs", self._filter.stage, time.perf_counter() - start)
         self._judge = Judge(self._source, self._filter.stage, self._filter.reasons)
@@ -111,15 +112,18 @@ class ApplyFilter(beam.DoFn):
 
 
 class FilterStage(beam.PTransform):
-    """Any DocumentFilter as a composite stage returning kept, rejected and stats."""
+    """Any DocumentFilter as a composite stage returning kept, rejected and stats.
 
-    def __init__(self, doc_filter: DocumentFilter, source: str):
+    `checksums`: the sha256 each of the filter's model files must have ({attribute: sha256})."""
+
+    def __init__(self, doc_filter: DocumentFilter, source: str, checksums: Mapping[str, str] | None = None):
         super().__init__(label=doc_filter.stage)
         self._filter = doc_filter
         self._source = source
+        self._checksums = checksums
 
     def expand(self, docs) -> StageResult:
-        return judged(docs, "Apply", ApplyFilter(self._filter, self._source))
+        return judged(docs, "Apply", ApplyFilter(self._filter, self._source, self._checksums))
 
 
 def judged(pcoll, label: str, dofn: beam.DoFn) -> StageResult:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 
 import apache_beam as beam
 
 from filters.lid import LanguageIdFilter
+from pipeline.localize import ModelFile, model_file
 from pipeline.settings import between
 from pipeline.stages.judge import FilterStage
 from pipeline.stats import StageResult
@@ -29,10 +31,12 @@ class LidSettings:
 
 
 class LanguageId(FilterStage):
-    """`model_path` is the LID model the models stage recorded."""
+    """`model`: the LID model's card from the models stage (checked by sha256 on each worker), or a path."""
 
-    def __init__(self, source: str, settings: LidSettings, model_path: str | Path):
-        super().__init__(LanguageIdFilter(model_path, settings.languages, settings.threshold), source)
+    def __init__(self, source: str, settings: LidSettings, model: ModelFile | Mapping | str | Path):
+        path, sha256 = model_file(model)
+        super().__init__(LanguageIdFilter(path, settings.languages, settings.threshold), source,
+                         {"model_path": sha256} if sha256 else None)
 
     def expand(self, docs) -> StageResult:
         # The filter annotates the document it is given; Beam forbids mutating inputs.

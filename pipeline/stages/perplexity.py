@@ -38,6 +38,7 @@ from apache_beam.metrics import Metrics
 
 from filters.document import id_hash
 from filters.perplexity import BUCKETS, PerplexityScorer, bucket_of, percentile
+from pipeline.localize import localize_model, model_file
 from pipeline.settings import at_least, invalid
 from pipeline.stages.judge import REJECTED, Judge
 from pipeline.stats import STATS, StageResult, SumStats
@@ -83,11 +84,13 @@ def _q(q: float) -> str:
 class _Score(beam.DoFn):
     """Sets doc.perplexity (a copy): the scorer never drops."""
 
-    def __init__(self, scorer: PerplexityScorer):
-        self._scorer = scorer
+    def __init__(self, scorer: PerplexityScorer, models: Mapping[str, tuple]):
+        self._scorer, self._models = scorer, dict(models)
 
     def setup(self):
         start = time.perf_counter()
+        self._scorer.models = {lang: (localize_model(sp), localize_model(lm))
+                               for lang, (sp, lm) in self._models.items()}
         self._scorer.setup()
         log.info("perplexity: models for %s loaded in %.2fs", ", ".join(sorted(self._scorer.models)),
                  time.perf_counter() - start)
@@ -190,10 +193,11 @@ class Perplexity(beam.PTransform):
     def __init__(self, source: str, settings: PerplexitySettings, models: Mapping[str, tuple[str | Path, str | Path]]):
         super().__init__()
         self._buckets = Buckets(source, settings)
-        self._scorer = PerplexityScorer(models)
+        self._models = {lang: (model_file(sp), model_file(lm)) for lang, (sp, lm) in models.items()}
+        self._scorer = PerplexityScorer({lang: (sp.path, lm.path) for lang, (sp, lm) in self._models.items()})
 
     def expand(self, docs) -> StageResult:
-        scored = docs | "Score" >> beam.ParDo(_Score(self._scorer))
+        scored = docs | "Score" >> beam.ParDo(_Score(self._scorer, self._models))
         return scored | "Buckets" >> self._buckets
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 
 import apache_beam as beam
 
 from filters.wikiref import WikiRefFilter
+from pipeline.localize import ModelFile, model_file
 from pipeline.settings import between
 from pipeline.stages.judge import FilterStage
 from pipeline.stats import StageResult, sum_pairs
@@ -37,16 +39,18 @@ def score_bin(score: float) -> str:
 class WikiRef(beam.PTransform):
     """Stage "wikiref": `wikiref_score` = P(wiki) (filters.wikiref); below `threshold` -> dropped."""
 
-    def __init__(self, source: str, settings: WikirefSettings, model_path: str | Path):
+    def __init__(self, source: str, settings: WikirefSettings, model: ModelFile | Mapping | str | Path):
         super().__init__()
         self._source = source
-        self._filter = WikiRefFilter(model_path, settings.threshold)
+        path, sha256 = model_file(model)
+        self._filter = WikiRefFilter(path, settings.threshold)
+        self._checksums = {"model_path": sha256} if sha256 else None
 
     def expand(self, docs) -> StageResult:
         source = self._source
         # The filter writes the score on the document it is given; Beam forbids mutating inputs.
         copies = docs | "Copy" >> beam.Map(dataclasses.replace)
-        result = copies | FilterStage(self._filter, source)
+        result = copies | FilterStage(self._filter, source, self._checksums)
         scores = (
             (result.kept, result.rejected | "RejectedDocs" >> beam.Map(lambda r: r.doc))
             | "AllDocs" >> beam.Flatten()

@@ -145,7 +145,7 @@ def test_the_yaml_files_set_only_known_keys_and_document_them():
 
 
 def test_a_stage_key_covers_its_own_sections_only(tmp_path):
-    from pipeline.cli import stage_key
+    from pipeline.driver import stage_key
 
     base = load_config(SAMPLE)
     changed = load_config(SAMPLE, ["shards.target_tokens_per_shard=1000"])

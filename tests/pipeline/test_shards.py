@@ -77,8 +77,18 @@ def base(tmp_path_factory, docs):
     """OUT with curated/ and a 500-piece tokenizer/, copied for each run below."""
     out = tmp_path_factory.mktemp("base")
     write_curated(out, docs)
-    run_tokenizer_stage(config(), out, None)
+    run_tokenizer_stage(config(), curated(out), out)
     return out
+
+
+def curated(out: Path) -> dict[str, list[Path]]:
+    """What a finished curate stage's record lists: each source's Parquet files."""
+    return {d.name: sorted(d.glob("*.parquet")) for d in sorted((out / "curated").iterdir())}
+
+
+def shards_of(cfg, out: Path, options) -> dict:
+    """The shards stage on OUT's curated files and tokenizer, writing OUT/shards; returns the manifest."""
+    return run_shards_stage(cfg, curated(out), out / "tokenizer" / "tokenizer.model", out, options)
 
 
 def copy_of(base: Path, dest: Path) -> Path:
@@ -90,7 +100,7 @@ def copy_of(base: Path, dest: Path) -> Path:
 @pytest.fixture(scope="module")
 def fn_out(base, tmp_path_factory):
     out = copy_of(base, tmp_path_factory.mktemp("fn"))
-    run_shards_stage(config(), out, make_options(["--runner", "FnApiRunner"]))
+    shards_of(config(), out, make_options(["--runner", "FnApiRunner"]))
     return out
 
 
@@ -114,7 +124,7 @@ def shard_texts(shards_dir: Path, split: str, sp) -> list[list[str]]:
 @pytest.mark.slow
 def test_byte_identical_on_fnapi_and_multiprocess_direct_runner(base, fn_out, tmp_path):
     multi = copy_of(base, tmp_path)
-    run_shards_stage(config(), multi, make_options(MULTI))
+    shards_of(config(), multi, make_options(MULTI))
     names = sorted(p.name for p in (fn_out / "shards").iterdir())
     assert names == sorted(p.name for p in (multi / "shards").iterdir())
     assert "train-00001.bin" in names and "val-00000.bin" in names and "manifest.json" in names
@@ -212,7 +222,7 @@ def test_manifest_reports_the_mixture_next_to_llama(fn_out):
 
 def test_a_token_budget_and_no_validation_split(base, tmp_path):
     out = copy_of(base, tmp_path)
-    manifest = run_shards_stage(config(val_fraction=0.0, total_tokens=150_000), out, make_options([]))
+    manifest = shards_of(config(val_fraction=0.0, total_tokens=150_000), out, make_options([]))
     assert manifest["shards"]["val"] == [] and not list((out / "shards").glob("val-*"))
     assert manifest["mixture"]["mode"] == "budget" and manifest["mixture"]["planned_tokens"] == 150_000
     assert manifest["mixture"]["achieved_tokens"] == pytest.approx(150_000, rel=0.05)
@@ -244,7 +254,10 @@ def test_corrupt_and_foreign_shards_are_rejected(fn_out, tmp_path):
     assert original.startswith(MAGIC)
 
 
-def test_missing_tokenizer_is_a_clear_error(tmp_path, docs):
+def test_without_a_finished_tokenizer_stage_the_stage_refuses(tmp_path, docs):
+    from pipeline.driver import run_stage
+    from pipeline.state import StateError
+
     write_curated(tmp_path, docs)
-    with pytest.raises(FileNotFoundError, match="run `python -m pipeline tokenizer` first"):
-        run_shards_stage(config(), tmp_path, make_options([]))
+    with pytest.raises(StateError, match="the tokenizer stage has not finished .*run `python -m pipeline tokenizer`"):
+        run_stage("shards", config(), tmp_path, [], force=False)

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.config import config_from
 from pipeline.mix import is_validation
-from pipeline.tokenizer_stage import curated_files, format_tokenizer_summary, run_tokenizer_stage, sample_for_tokenizer
+from pipeline.tokenizer_stage import format_tokenizer_summary, run_tokenizer_stage, sample_for_tokenizer
 from tokenizer_training import load
 
 from .conftest import code_pieces, docstring_pieces, licence_paragraphs, write_curated
@@ -34,6 +34,11 @@ def out(tmp_path_factory):
     for source, docs in corpus().items():
         write_curated(out, source, docs, n_files=2)
     return out
+
+
+def curated_files(out: Path) -> dict[str, list[Path]]:
+    """What a finished curate stage's record lists: each source's Parquet files."""
+    return {source: sorted((out / "curated" / source).glob("*.parquet")) for source in corpus()}
 
 
 def sampled_bytes(out: Path, cfg: dict, tmp: Path) -> tuple[Counter, Counter, dict]:
@@ -93,19 +98,20 @@ def test_training_does_not_depend_on_how_curation_split_the_files(out, tmp_path)
         docs = list(docs)
         random.Random(1).shuffle(docs)
         write_curated(other, source, docs, n_files=3)
-    cards = [run_tokenizer_stage(config(), o, None) for o in (out, other)]
+    cards = [run_tokenizer_stage(config(), curated_files(o), tmp_path / o.name) for o in (out, other)]
     assert cards[0]["training_data"]["sha256"] == cards[1]["training_data"]["sha256"]
     assert cards[0]["model_sha256"] == cards[1]["model_sha256"]
-    assert (out / "tokenizer" / "tokenizer.model").read_bytes() == (other / "tokenizer" / "tokenizer.model").read_bytes()
+    models = [(tmp_path / o.name / "tokenizer" / "tokenizer.model").read_bytes() for o in (out, other)]
+    assert models[0] == models[1]
 
 
-def test_stage_output_card_and_held_out_compression(out):
-    card = run_tokenizer_stage(config(), out, None)
-    assert sorted(p.name for p in (out / "tokenizer").iterdir()) == ["tokenizer.json", "tokenizer.model", "tokenizer.vocab"]
-    assert json.loads((out / "tokenizer" / "tokenizer.json").read_text()) == card
-    assert not [p for p in out.iterdir() if p.name.startswith(".tmp")]
+def test_stage_output_card_and_held_out_compression(out, tmp_path):
+    card = run_tokenizer_stage(config(), curated_files(out), tmp_path)
+    written = tmp_path / "tokenizer"
+    assert sorted(p.name for p in written.iterdir()) == ["tokenizer.json", "tokenizer.model", "tokenizer.vocab"]
+    assert json.loads((written / "tokenizer.json").read_text()) == card
     assert card["vocab_size"] == 600 and card["settings"]["split_digits"] is True
-    sp = load(out / "tokenizer" / "tokenizer.model")
+    sp = load(written / "tokenizer.model")
     for source, docs in corpus().items():
         held = [t for k, t in docs if is_validation(SEED, f"{source}/{k}", VAL)]
         nbytes = sum(len(t.encode()) for t in held)
@@ -116,6 +122,9 @@ def test_stage_output_card_and_held_out_compression(out):
     assert "600 pieces" in summary and "wikipedia" in summary and "bytes/token" in summary
 
 
-def test_missing_curated_corpus_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="run `python -m pipeline curate` first"):
-        run_tokenizer_stage(config(), tmp_path, None)
+def test_without_a_finished_curate_stage_the_stage_refuses(tmp_path):
+    from pipeline.driver import run_stage
+    from pipeline.state import StateError
+
+    with pytest.raises(StateError, match="the curate stage has not finished .*run `python -m pipeline curate`"):
+        run_stage("tokenizer", config(), tmp_path, [], force=False)

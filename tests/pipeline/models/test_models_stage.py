@@ -21,7 +21,7 @@ from pipeline.config import ConfigError, config_from
 from pipeline.models.lid import default_lid_model
 from pipeline.models.cards import format_cards
 from pipeline.models.perplexity import PerplexityTraining, estimate_kenlm
-from pipeline.models.stage import train_reference_models
+from pipeline.models.stage import resolve_cards, train_reference_models
 from pipeline.models.wikipedia_text import wikipedia_articles
 from pipeline.models.wikiref_examples import collect_cc_examples
 from samples.fixtures import gensim_wiki_files
@@ -60,14 +60,16 @@ def wiki() -> Path:
 def trained(wiki, tmp_path_factory):
     models_dir = tmp_path_factory.mktemp("out") / "models"
     config = make_config(wiki)
-    cards = train_reference_models(config, models_dir, lid_model=default_lid_model())
-    return config, models_dir, cards
+    recorded = train_reference_models(config, models_dir, lid_model=default_lid_model())
+    return config, models_dir, resolve_cards(recorded, models_dir.parent), recorded
 
 
 # ---------------------------------------------------------------- the KenLM pair
 
 def test_language_model_files_match_their_card(trained):
-    _, models_dir, cards = trained
+    _, models_dir, cards, recorded = trained
+    # Recorded relative to OUT, so another OUT never loads these files by mistake.
+    assert recorded["perplexity"]["en"]["sentencepiece"]["path"] == "models/perplexity/en/sentencepiece.model"
     assert set(cards["perplexity"]) == {"en"}  # cc.lid.languages, with Wikipedia data
     card = cards["perplexity"]["en"]
     sp, lm = Path(card["sentencepiece"]["path"]), Path(card["kenlm"]["path"])
@@ -102,7 +104,7 @@ BOILERPLATE = (
 
 
 def test_wikipedia_text_is_less_perplexing_than_shuffled_words_and_boilerplate(trained):
-    config, _, cards = trained
+    config, _, cards, _ = trained
     card = cards["perplexity"]["en"]
     model = load_language_model(card["sentencepiece"]["path"], card["kenlm"]["path"])
     boilerplate = model.perplexity(BOILERPLATE)
@@ -118,9 +120,10 @@ def test_wikipedia_text_is_less_perplexing_than_shuffled_words_and_boilerplate(t
 # ---------------------------------------------------------------- the classifier
 
 def test_classifier_has_equal_classes_and_its_heldout_numbers_check_out(trained):
-    _, models_dir, cards = trained
+    _, models_dir, cards, recorded = trained
     card = cards["wikiref"]
     path = models_dir / "wikiref" / "wikiref.bin"
+    assert recorded["wikiref"]["path"] == "models/wikiref/wikiref.bin"
     assert card["path"] == str(path) and sha256(path) == card["sha256"]
     data = card["training_data"]
     assert data["train"]["wiki"] + data["heldout"]["wiki"] == data["train"]["cc"] + data["heldout"]["cc"] == 40
@@ -151,13 +154,13 @@ def test_classifier_has_equal_classes_and_its_heldout_numbers_check_out(trained)
 # ---------------------------------------------------------------- cache
 
 def test_rerun_reuses_models_and_a_changed_setting_retrains_only_its_model(trained, wiki):
-    config, models_dir, cards = trained
+    config, models_dir, cards, recorded = trained
     files = [Path(cards["perplexity"]["en"]["kenlm"]["path"]), Path(cards["wikiref"]["path"])]
     before = [f.stat().st_mtime_ns for f in files]
     start = time.perf_counter()
     again = train_reference_models(config, models_dir, lid_model=default_lid_model())
     assert time.perf_counter() - start < 5
-    assert again == cards and [f.stat().st_mtime_ns for f in files] == before
+    assert again == recorded and [f.stat().st_mtime_ns for f in files] == before
     changed = train_reference_models(make_config(wiki, perplexity={"vocab_size": 1500}), models_dir,
                                      lid_model=default_lid_model())
     assert changed["perplexity"]["en"]["cache_key"] != cards["perplexity"]["en"]["cache_key"]
@@ -167,7 +170,7 @@ def test_rerun_reuses_models_and_a_changed_setting_retrains_only_its_model(train
 
 
 def test_given_models_are_used_in_place(trained, wiki, tmp_path):
-    _, _, cards = trained
+    _, _, cards, _ = trained
     en = cards["perplexity"]["en"]
     given = {"kenlm": {"en": en["kenlm"]["path"]}, "sentencepiece": {"en": en["sentencepiece"]["path"]},
              "wikiref": cards["wikiref"]["path"]}

@@ -569,6 +569,11 @@ def test_read_documents_through_beam(tmp_path, iana, iana_records):
             (("cc", "read", "documents"), (17, sum(len(d.text.encode()) for d in _docs_of(paths)))),
             (("cc", "read", "files"), (3, 0)),
             (("cc", "read", "malformed_records"), (2, 0)),  # example.warc's bad record, bad.arc
+            # ...and where they are, kept for stats.json: file@offset: the error
+            (("cc", "read", f"malformed_at:{pywb / 'example.warc'}@4061: Content-Length 320 does not end the record: "
+                            "b'm\\r\\n\\r\\n\\r\\nWARC/1.0\\r' follows it (OSError: Invalid WARC header)"), (1, 0)),
+            (("cc", "read", f"malformed_at:{pywb / 'bad.arc'}@0: not a WARC file: it starts with "
+                            "b'filedesc://bad.arc.gz 12'"), (1, 0)),
         ]), label="stats")
 
 

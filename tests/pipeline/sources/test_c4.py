@@ -245,4 +245,7 @@ def test_build_c4_on_the_sample_and_a_broken_file(sample, records, tmp_path):
             (("c4", "read", "documents"), 461),
             (("c4", "read", "files"), 2),
             (("c4", "read", "malformed_records"), 1),
+            (("c4", "read", f"malformed_at:{broken}@2: line 2 (decompressed byte {len(json.dumps(records[0])) + 1}): "
+                            "invalid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+             1),
         ]), label="read")

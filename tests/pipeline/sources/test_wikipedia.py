@@ -308,6 +308,9 @@ def test_curate_wikipedia_on_real_dumps(dumps, tmp_path):
         want = [(("wikipedia", "wikipedia", k), n) for k, n in expected.items()]
         want += [(("wikipedia", "read", "files"), 4), (("wikipedia", "read", "documents"), 218),
                  (("wikipedia", "read", "malformed_records"), 1)]
+        # The location stats.json keeps: the reader's own Malformed (its text is tested above).
+        (bad,) = [m for m in iter_file(str(damaged), parse_mediawiki) if isinstance(m, Malformed)]
+        want += [(("wikipedia", "read", f"malformed_at:{damaged}@{bad.offset}: {bad.error}"), 1)]
         assert_that(counts, equal_to(want), label="Stats")
         assert_that(result.kept | "Ids" >> beam.Map(lambda d: d.id), equal_to(kept_ids), label="KeptIds")
         assert_that(result.kept, no_markup, label="NoMarkup")

@@ -1,11 +1,15 @@
-"""Named points where the reliability tests kill the trainer, as a crash or `kill -9` would.
+"""Named points where the reliability tests kill the trainer or the pipeline, as a crash or `kill -9` would.
 
     LLAMA_FAULT=checkpoint:after_weights      die the first time that point is reached
     LLAMA_FAULT=metrics:mid_line@5            die the fifth time
 
-Points: checkpoint:after_weights, checkpoint:before_rename, checkpoint:before_latest
-(in checkpoint.save) and metrics:mid_line (half a metrics.jsonl line written).
-The variable is read once at import; when it is unset a point costs one comparison.
+Trainer points: checkpoint:after_weights, checkpoint:before_rename,
+checkpoint:before_latest (in checkpoint.save) and metrics:mid_line (half a
+metrics.jsonl line written). Pipeline points: stage:running (the stage's Beam job
+has run, nothing is published), stage:publishing (the first output published, the others not),
+stage:before_record (all published, no completion record yet), each followed by the
+stage name (`stage:publishing:curate`). The variable is read once at import; when it
+is unset a point costs one comparison. Torch-free and Beam-free, so both sides use it.
 """
 
 from __future__ import annotations
