@@ -15,9 +15,16 @@ A thread becomes one document in a readable layout:
 Answers are sorted by their integer score, highest first (the dump stores scores as
 strings: "10" must come before "9"); ties go to the accepted answer, then to the
 older post (smaller id), so the order is deterministic. Questions without answers
-are dropped (`no_answers`), as RedPajama's StackExchange subset does: a question
-alone is not a Q&A pair. Answers whose question is not in the dump (deleted posts
-are left out of the dumps) are dropped as `orphan_answer`.
+are kept by default, as RedPajama's StackExchange subset keeps them (its filter.py
+writes a titled question with no answers as a pair of its own); with
+`keep_unanswered=False` they are dropped (`no_answers`). Answers whose question is
+not in the dump (deleted posts are left out of the dumps) are dropped as
+`orphan_answer`.
+
+Which sites: RedPajama's count.py ranks the sites by the rows of their Posts.xml
+(every post type; comments and users are other files) and its filter.py keeps the
+first 28. `rank_sites` is that ranking, with ties broken by site name so it is
+deterministic; the pipeline counts the posts it reads and ranks them on Beam.
 """
 from __future__ import annotations
 
@@ -31,21 +38,8 @@ from filters.document import Document
 
 QUESTION, ANSWER = 1, 2
 
-# LLaMA-1 kept "the 28 largest websites". This list is the largest sites of the
-# Internet Archive StackExchange dump (2023 releases) as we recall their archive
-# sizes; it is not read from a dump, and the ranking drifts between releases, so
-# check it against your dump's file sizes and set stackexchange.sites accordingly.
-LARGEST_SITES: tuple[str, ...] = (
-    "stackoverflow.com", "math.stackexchange.com", "superuser.com", "askubuntu.com", "serverfault.com",
-    "unix.stackexchange.com", "tex.stackexchange.com", "electronics.stackexchange.com",
-    "physics.stackexchange.com", "stats.stackexchange.com", "english.stackexchange.com",
-    "mathoverflow.net", "apple.stackexchange.com", "gaming.stackexchange.com", "gis.stackexchange.com",
-    "softwareengineering.stackexchange.com", "salesforce.stackexchange.com", "ell.stackexchange.com",
-    "codereview.stackexchange.com", "magento.stackexchange.com", "dba.stackexchange.com",
-    "wordpress.stackexchange.com", "diy.stackexchange.com", "mathematica.stackexchange.com",
-    "security.stackexchange.com", "scifi.stackexchange.com", "sharepoint.stackexchange.com",
-    "drupal.stackexchange.com",
-)
+# LLaMA-1 kept "the 28 largest websites": stackexchange.sites = "largest:28".
+DEFAULT_LARGEST = 28
 
 _BLOCK = frozenset("p div h1 h2 h3 h4 h5 h6 blockquote ul ol table tr pre hr dl dt dd section".split())
 _SKIP = frozenset(("script", "style"))
@@ -131,12 +125,24 @@ def format_thread(title: str, question_html: str, answers: Iterable[Answer]) -> 
     return "\n\n".join(p for p in parts if p)
 
 
+def rank_sites(posts_per_site: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """(site, posts) pairs, most posts first; ties by site name (count.py leaves them to listdir)."""
+    return sorted(posts_per_site, key=lambda sc: (-sc[1], sc[0]))
+
+
+def largest_sites(posts_per_site: Iterable[tuple[str, int]], n: int) -> tuple[str, ...]:
+    """The n sites with the most posts (RedPajama's count.py + filter.py: the first 28)."""
+    return tuple(site for site, _ in rank_sites(posts_per_site)[:n])
+
+
 class StackExchangeFilter(DocumentFilter):
-    """Stage "stackexchange": keep question threads with answers from the chosen sites.
+    """Stage "stackexchange": keep question threads from the chosen sites.
 
     Input documents come from the pairing step (pipeline/sources/stackexchange.py): one per
     thread, with meta "kind": "thread" (a question and its answers), "orphan_answer",
     "other_post" (tag wikis and the other post types), or "duplicate_post".
+    `sites`: the sites kept (None: every site); `keep_unanswered`: keep a question
+    with no answer (RedPajama) or drop it (`no_answers`).
     """
 
     stage: ClassVar[str] = "stackexchange"
@@ -144,10 +150,9 @@ class StackExchangeFilter(DocumentFilter):
         "site_not_selected", "post_type", "duplicate_post", "orphan_answer", "no_answers",
     )
 
-    def __init__(self, sites: Iterable[str] | None = LARGEST_SITES):
+    def __init__(self, sites: Iterable[str] | None = None, keep_unanswered: bool = True):
         self.sites = None if sites is None else frozenset(s.lower() for s in sites)
-        if self.sites is not None and not self.sites:
-            raise ValueError("stackexchange.sites must name at least one site, or be null for all sites")
+        self.keep_unanswered = keep_unanswered
 
     def apply(self, doc: Document) -> Document | Drop:
         if self.sites is not None and doc.meta.get("site", "").lower() not in self.sites:
@@ -159,6 +164,6 @@ class StackExchangeFilter(DocumentFilter):
             return Drop("duplicate_post")
         if kind == "orphan_answer":
             return Drop("orphan_answer")
-        if not doc.meta.get("answer_count"):
+        if not doc.meta.get("answer_count") and not self.keep_unanswered:
             return Drop("no_answers")
         return doc

@@ -56,6 +56,11 @@ class _Common:
     mixture: MixtureSettings = section(MixtureSettings)
     shards: ShardsSettings = section(ShardsSettings)
 
+    def __post_init__(self):
+        # Relations between a source's section and its inputs (e.g. c4.mode and inputs.c4).
+        for name, source in SOURCES.items():
+            source.check_inputs(self.source(name), getattr(self.inputs, name))
+
     def source(self, name: str):
         """The config section of source `name`."""
         return getattr(self, name)

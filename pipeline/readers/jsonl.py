@@ -154,16 +154,30 @@ def _record_document(record, name: str, lineno: int) -> Document:
 _WARC_NAME = re.compile(r"\.(?:warc|wet|arc)(?:\.|$)", re.IGNORECASE)
 
 
-class C4Input:
-    """The parser for inputs.c4: C4 JSON lines, or WARC/WET files (by name) to rebuild C4."""
+def is_warc_name(path: str) -> bool:
+    """Whether a path (or glob) names WARC/WET/ARC files rather than C4 JSON lines."""
+    return bool(_WARC_NAME.search(path.rstrip("/").rsplit("/", 1)[-1]))
 
-    def __init__(self, main_content: bool = False):
+
+class C4Input:
+    """The parser for inputs.c4: C4 JSON lines, or WARC/WET files (by name) to rebuild C4.
+
+    `released=True` (c4.mode: released) reads JSON only: a crawl file there is a
+    configuration error (the config check refuses such patterns; this catches a
+    glob that matched one), since a released C4 has no crawl files.
+    """
+
+    def __init__(self, main_content: bool = False, released: bool = False):
         # False: whole-page text, as CommonCrawl's WET (which C4 was built from) keeps
         # it; C4's line rules then remove navigation. Only WARC HTML responses use it.
         self.main_content = main_content
+        self.released = released
 
     def __call__(self, path: str, fileobj):
-        if _WARC_NAME.search(path.rsplit("/", 1)[-1]):
+        if is_warc_name(path):
+            if self.released:
+                raise ValueError(f"{path}: a WET/WARC file, but c4.mode is released (C4 JSON as published); "
+                                 "set c4.mode: rebuild to build C4 from a crawl")
             from pipeline.readers.warc import make_parser
 
             return make_parser(main_content=self.main_content, source=SOURCE)(path, fileobj)

@@ -32,6 +32,10 @@ def _no_lines(stage: str, entry: dict) -> list[str]:
     return []
 
 
+def _no_check(section: Any, patterns: tuple[str, ...]) -> None:
+    return None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Source:
     name: str
@@ -43,6 +47,9 @@ class Source:
     llama: LlamaShare
     # (stage, its stats.json entry) -> extra summary lines (histograms and the like)
     summary_lines: Callable[[str, dict], list[str]] = _no_lines
+    # (section, inputs.<name>) -> None, or ValueError naming the dotted key: a conflict
+    # between the section and the input patterns, refused when the config is loaded
+    check_inputs: Callable[[Any, tuple[str, ...]], None] = _no_check
 
 
 @dataclass(frozen=True, kw_only=True)

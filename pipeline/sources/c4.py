@@ -1,12 +1,20 @@
 """C4: its JSON lines as published, or rebuilt from CommonCrawl WET/WARC with C4's rules.
 
+`c4.mode: released` (the default): LLaMA used C4 as published, so its JSON lines
+are read, counted and written unchanged, every document kept (RedPajama's C4 is
+the same: allenai/c4 "en", only reformatted):
+
+    docs -> Released ("released": in == kept) -> kept
+
+`c4.mode: rebuild`: C4's own steps, for WET/WARC input or raw C4-style pages:
+
     docs -> C4Clean ("c4_rules_v1") -> LanguageId ("lid") -> SpanDedup ("c4_dedup") -> kept
               \\___________________________\\_____________________\\___-> rejected, stats
 
-Published C4 text has been through these rules already, so on C4 JSON they change
-little; they are what rebuilds C4 from a crawl (inputs.c4 may list *.warc.wet.gz).
-LID and dedup are also what LLaMA applied to C4 ("the preprocessing of C4 also
-contains deduplication and language identification steps").
+Published C4 text has been through these steps already ("the preprocessing of C4
+also contains deduplication and language identification steps", LLaMA-1), which is
+why `released` does not repeat them. A released C4 has no crawl files, so WET/WARC
+patterns in inputs.c4 with `released` are a config error.
 
 Order: TFDS runs clean -> dedup -> langdetect. Here LID runs before dedup so the
 dataset-wide shuffle only carries English pages; a span shared by an English and a
@@ -29,8 +37,8 @@ import apache_beam as beam
 from filters.c4 import DEDUP_UNITS, C4Rules, dedup_units, load_bad_words, remove_units
 from filters.document import Document
 from filters.line_dedup import DEFAULT_SHARDS, LineRows, first_occurrence_removals
-from pipeline.readers.jsonl import C4Input
-from pipeline.settings import at_least, one_of, section
+from pipeline.readers.jsonl import C4Input, is_warc_name
+from pipeline.settings import at_least, invalid, one_of, section
 from pipeline.sources.base import LlamaShare, Source
 from pipeline.stages.judge import Judge, judged
 from pipeline.stages.lid import LID, LanguageId, LidSettings
@@ -38,6 +46,8 @@ from pipeline.stages.shard_dedup import JudgeShards, doc_tag, emit_rows, positio
 from pipeline.stats import StageResult, run_stages
 
 NAME = "c4"
+RELEASED = "released"
+REBUILD = "rebuild"
 RULES = C4Rules.stage
 DEDUP = "c4_dedup"
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,10 +76,44 @@ class SpanDedupSettings:
 class C4Settings:
     """Config `c4`."""
 
+    mode: str = one_of(RELEASED, RELEASED, REBUILD)  # released: C4 as published; rebuild: the steps below
     main_content: bool = False  # whole-page text for WARC HTML, as C4 (WET text is used as is)
     rules: C4RulesSettings = section(C4RulesSettings)
     lid: LidSettings = section(LidSettings)
     dedup: SpanDedupSettings = section(SpanDedupSettings)
+
+
+def check_inputs(settings: C4Settings, patterns: tuple[str, ...]) -> None:
+    """Refuse crawl files with mode released, before any work: a released C4 is JSON lines."""
+    crawl = [p for p in patterns if is_warc_name(p)]
+    if settings.mode == RELEASED and crawl:
+        raise invalid("c4.mode", f"is released (C4 JSON as published), but inputs.c4 lists WET/WARC files {crawl}; "
+                      "set c4.mode: rebuild to build C4 from a crawl")
+
+
+# --- stage "released" ---------------------------------------------------------------------
+
+class _PassThrough(beam.DoFn):
+    def __init__(self, source: str):
+        self._source = source
+
+    def setup(self):
+        self._judge = Judge(self._source, RELEASED)
+
+    def process(self, doc: Document):
+        yield from self._judge.arrived(doc)
+        yield from self._judge.keep(doc)
+
+
+class Released(beam.PTransform):
+    """Stage "released": C4 as published, every document kept unchanged and counted (in == kept)."""
+
+    def __init__(self, source: str = NAME):
+        super().__init__()
+        self._source = source
+
+    def expand(self, docs) -> StageResult:
+        return judged(docs, "Released", _PassThrough(self._source))
 
 
 # --- stage "c4_rules_v1" ---------------------------------------------------------------
@@ -240,11 +284,31 @@ class CurateC4(beam.PTransform):
         return run_stages(docs, [("C4Rules", self._clean), ("LanguageId", self._lid), ("SpanDedup", self._dedup)])
 
 
+def curate(settings: C4Settings, cards: Mapping[str, Any]) -> beam.PTransform:
+    """The curation of `c4.mode`."""
+    return Released() if settings.mode == RELEASED else CurateC4(settings, cards)
+
+
+def stages(settings: C4Settings) -> tuple[str, ...]:
+    return (RELEASED,) if settings.mode == RELEASED else (RULES, LID, DEDUP)
+
+
+def _summary_lines(stage: str, entry: dict, indent: str = " " * 15) -> list[str]:
+    """Which c4.mode ran, under its first stage."""
+    if stage == RELEASED:
+        return [f"{indent}c4.mode released: C4 as published, written unchanged (no rules, LID or span dedup)"]
+    if stage == RULES:
+        return [f"{indent}c4.mode rebuild: C4's page rules, then LID, then three-sentence span dedup"]
+    return []
+
+
 SOURCE = Source(
     name=NAME,
     settings=C4Settings,
-    parser=lambda c4: C4Input(main_content=c4.main_content),
-    curate=CurateC4,
-    stages=lambda c4: (RULES, LID, DEDUP),
+    parser=lambda c4: C4Input(main_content=c4.main_content, released=c4.mode == RELEASED),
+    curate=curate,
+    stages=stages,
     llama=LlamaShare(0.150, 1.06, "783 GB"),
+    summary_lines=_summary_lines,
+    check_inputs=check_inputs,
 )

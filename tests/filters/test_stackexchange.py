@@ -1,10 +1,11 @@
-"""StackExchange text rules: HTML to text, numeric answer order, the Q:/A: layout, drop reasons."""
+"""StackExchange text rules: HTML to text, numeric answer order, the Q:/A: layout, drop reasons,
+and the site ranking."""
 import pytest
 
 from filters.base import Drop
 from filters.document import Document
 from filters.stackexchange import (
-    LARGEST_SITES, Answer, StackExchangeFilter, format_thread, html_to_text, sort_answers,
+    Answer, StackExchangeFilter, format_thread, html_to_text, largest_sites, rank_sites, sort_answers,
 )
 
 
@@ -51,23 +52,38 @@ def reason(result):
     return result.reason if isinstance(result, Drop) else None
 
 
+SITES = ["stackoverflow.com"]
+
+
 @pytest.mark.parametrize("doc,expected", [
     (thread(), None),
     (thread(site="cooking.stackexchange.com"), "site_not_selected"),
     (thread(kind="other_post", answers=0), "post_type"),
     (thread(kind="duplicate_post"), "duplicate_post"),
     (thread(kind="orphan_answer", answers=0), "orphan_answer"),
-    (thread(answers=0), "no_answers"),
+    (thread(answers=0), None),  # kept by default, as RedPajama keeps unanswered questions
 ])
 def test_filter_reasons(doc, expected):
-    assert reason(StackExchangeFilter().apply(doc)) == expected
+    assert reason(StackExchangeFilter(SITES).apply(doc)) == expected
+
+
+def test_unanswered_questions_dropped_only_when_asked():
+    assert reason(StackExchangeFilter(SITES, keep_unanswered=False).apply(thread(answers=0))) == "no_answers"
+    assert reason(StackExchangeFilter(SITES, keep_unanswered=False).apply(thread(answers=2))) is None
+    assert reason(StackExchangeFilter(SITES, keep_unanswered=True).apply(thread(answers=0))) is None
 
 
 def test_all_sites_when_none():
     assert reason(StackExchangeFilter(None).apply(thread(site="cooking.stackexchange.com"))) is None
-    with pytest.raises(ValueError):
-        StackExchangeFilter([])
+    assert reason(StackExchangeFilter(["StackOverflow.com"]).apply(thread())) is None  # names compare lowercased
 
 
-def test_site_list_has_28_distinct_sites():
-    assert len(LARGEST_SITES) == len(set(LARGEST_SITES)) == 28
+def test_ranking_by_posts_ties_by_name():
+    counts = [("b.stackexchange.com", 5), ("a.stackexchange.com", 5), ("c.stackexchange.com", 9),
+              ("d.stackexchange.com", 1)]
+    assert rank_sites(counts) == [("c.stackexchange.com", 9), ("a.stackexchange.com", 5),
+                                  ("b.stackexchange.com", 5), ("d.stackexchange.com", 1)]
+    assert largest_sites(counts, 2) == ("c.stackexchange.com", "a.stackexchange.com")  # the tie: a before b
+    assert largest_sites(counts, 28) == ("c.stackexchange.com", "a.stackexchange.com", "b.stackexchange.com",
+                                         "d.stackexchange.com")
+    assert largest_sites([], 28) == ()

@@ -161,5 +161,6 @@ def test_the_full_scale_template_loads():
     config = load_config("configs/llama.yaml")
     assert config.active_sources() == list(SOURCES)
     assert config.tokenizer.vocab_size == 32000
-    assert len(config.stackexchange.sites) == 28
+    assert config.stackexchange.sites == "largest:28" and config.stackexchange.largest == 28
+    assert config.c4.mode == "released"
     assert config.models.train.wikiref.positives == "urls"

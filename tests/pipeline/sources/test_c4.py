@@ -1,5 +1,7 @@
 """C4: the JSON-lines reader on the real sample and on broken copies of it, the rules and the
-span dedup as Beam stages, and the whole source through `curate_source` on FnApiRunner.
+span dedup as Beam stages, the whole source through `curate_source` on FnApiRunner in both
+modes (released: a counted pass-through; rebuild: rules, LID, span dedup), and the mode's
+config checks.
 
 Expectations come from the sample file read with the standard library, or are written
 out by hand from the literal documents below.
@@ -7,6 +9,9 @@ out by hand from the literal documents below.
 import gzip
 import io
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import apache_beam as beam
@@ -19,8 +24,9 @@ from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 from filters.c4 import C4Rules
 from filters.document import Document, digest_id
 from pipeline.readers.jsonl import C4Input
-from pipeline.sources.c4 import C4Clean, SpanDedup, SpanDedupSettings
-from pipeline.config import config_from
+from pipeline.sources.c4 import SOURCE as C4_SOURCE
+from pipeline.sources.c4 import C4Clean, C4Settings, Released, SpanDedup, SpanDedupSettings
+from pipeline.config import ConfigError, config_from
 from pipeline.curate import curate_source
 from pipeline.readers.base import Malformed
 from pipeline.readers.jsonl import parse_c4_json
@@ -187,8 +193,8 @@ def test_span_dedup_line_mode_is_tfds_line_dedup():
 
 # ---------------------------------------------------------------- the source end to end
 
-def config_for(inputs: list[str]):
-    return config_from({"inputs": {"c4": inputs}})
+def config_for(inputs: list[str], mode: str = "rebuild"):
+    return config_from({"inputs": {"c4": inputs}, "c4": {"mode": mode}})
 
 
 def test_build_c4_on_the_sample_and_a_broken_file(sample, records, tmp_path):
@@ -249,3 +255,83 @@ def test_build_c4_on_the_sample_and_a_broken_file(sample, records, tmp_path):
                             "invalid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
              1),
         ]), label="read")
+
+
+# ---------------------------------------------------------------- c4.mode
+
+def test_released_mode_writes_c4_unchanged(sample, tmp_path):
+    """Read, counted and written unchanged: expectations from the raw JSON lines, not our reader."""
+    import pyarrow.parquet as pq
+
+    from pipeline.curate import run_curate
+    from pipeline.runner import make_options
+
+    with gzip.open(sample, "rb") as f:
+        raw = [json.loads(line) for line in f.read().decode("utf-8").splitlines() if line.strip()]
+    texts = sorted((r["url"], r["text"]) for r in raw)
+    nbytes = sum(len(r["text"].encode("utf-8")) for r in raw)
+    config = config_for([str(sample)], mode="released")
+    stats = run_curate(config, {}, tmp_path, make_options([]))  # no models: released needs none
+
+    c4 = stats["sources"]["c4"]
+    assert list(c4) == ["read", "released"]
+    assert c4["read"]["documents"] == {"count": len(raw), "bytes": nbytes}
+    assert c4["released"] == {"in": {"documents": 460, "bytes": nbytes}, "kept": {"documents": 460, "bytes": nbytes},
+                              "dropped": {}}
+    rows = [r for f in sorted((tmp_path / "curated" / "c4").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    assert sorted((r["url"], r["text"]) for r in rows) == texts  # byte-identical texts
+    assert not [r for f in (tmp_path / "rejected" / "c4").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
+
+
+def test_released_stage_keeps_every_page_unchanged():
+    pages = [c4("a", S1, "menu"), c4("b", "Lorem ipsum {"), c4("c", "")]  # what the rules would drop
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        result = p | beam.Create(pages) | Released()
+        assert_that(result.kept | beam.Map(lambda d: (d.id, d.text)), equal_to([(d.id, d.text) for d in pages]),
+                    label="kept")
+        assert_that(result.rejected, equal_to([]), label="rejected")
+        n = sum(d.nbytes for d in pages)
+        assert_that(result.stats, stats_equal([(("c4", "released", "in"), (3, n)),
+                                               (("c4", "released", "kept"), (3, n))]), label="stats")
+
+
+def test_stages_and_summary_follow_the_mode():
+    assert C4_SOURCE.stages(C4Settings()) == ("released",)
+    assert C4_SOURCE.stages(C4Settings(mode="rebuild")) == ("c4_rules_v1", "lid", "c4_dedup")
+    entry = {"in": {"documents": 1, "bytes": 1}, "kept": {"documents": 1, "bytes": 1}, "dropped": {}}
+    assert "c4.mode released" in C4_SOURCE.summary_lines("released", entry)[0]
+    assert "c4.mode rebuild" in C4_SOURCE.summary_lines("c4_rules_v1", entry)[0]
+    assert C4_SOURCE.summary_lines("lid", entry) == []
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["c4.mode=foo"], "c4.mode must be one of released, rebuild, got 'foo'"),
+    (["inputs.c4=[c4/*.json.gz, crawl/CC-MAIN-1.warc.wet.gz]"],
+     "c4.mode is released (C4 JSON as published), but inputs.c4 lists WET/WARC files ['crawl/CC-MAIN-1.warc.wet.gz']"
+     "; set c4.mode: rebuild"),
+    (["inputs.c4=[gs://b/crawl/*.warc.gz]", "c4.mode=released"], "set c4.mode: rebuild"),
+])
+def test_bad_modes_are_config_errors(overrides, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config_from({}, overrides)
+
+
+def test_rebuild_takes_wet_files():
+    config = config_from({}, ["inputs.c4=[crawl/CC-MAIN-1.warc.wet.gz]", "c4.mode=rebuild"])
+    assert config.c4.mode == "rebuild" and config.inputs.c4 == ("crawl/CC-MAIN-1.warc.wet.gz",)
+
+
+def test_the_cli_refuses_wet_input_in_released_mode_before_any_work(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "run", "--config", "configs/sample.yaml",
+                           "--output", str(out), "--set", "c4.mode=released", "--set", "inputs.c4=[x.warc.wet.gz]"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("config error")]
+    assert len(errors) == 1 and "c4.mode" in errors[0] and "rebuild" in errors[0], proc.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_released_parser_refuses_a_crawl_file_a_glob_matched():
+    with pytest.raises(ValueError, match="c4.mode is released"):
+        C4Input(released=True)("data/c4/CC-MAIN-1.warc.wet.gz", io.BytesIO(b""))
