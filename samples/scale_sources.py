@@ -48,7 +48,6 @@ from pathlib import Path
 from random import Random
 
 from filters.c4 import C4Rules, load_bad_words
-from filters.stackexchange import LARGEST_SITES
 from samples.build_c4_books import gutenberg_wrap
 from samples.build_code_qa_tex import _row as posts_row
 from samples.scale_text import WordModel, ascii_words, book_lines, slug
@@ -74,6 +73,20 @@ class Part:
         return Random(f"{self.seed}/{self.source}/{self.index}")
 
 
+# Names for the generated StackExchange sites (one site a file): real site names, so
+# paths look like a dump's; the pipeline ranks sites by the posts it finds.
+SITE_NAMES: tuple[str, ...] = (
+    "stackoverflow.com", "math.stackexchange.com", "superuser.com", "askubuntu.com", "serverfault.com",
+    "unix.stackexchange.com", "tex.stackexchange.com", "electronics.stackexchange.com",
+    "physics.stackexchange.com", "stats.stackexchange.com", "english.stackexchange.com",
+    "mathoverflow.net", "apple.stackexchange.com", "gaming.stackexchange.com", "gis.stackexchange.com",
+    "softwareengineering.stackexchange.com", "salesforce.stackexchange.com", "ell.stackexchange.com",
+    "codereview.stackexchange.com", "magento.stackexchange.com", "dba.stackexchange.com",
+    "wordpress.stackexchange.com", "diy.stackexchange.com", "mathematica.stackexchange.com",
+    "security.stackexchange.com", "scifi.stackexchange.com", "sharepoint.stackexchange.com",
+    "drupal.stackexchange.com",
+)
+
 def plan_parts(budgets: dict[str, int], file_bytes: int, seed: int, out: Path, sample: Path) -> list[Part]:
     """Each source cut into parts of at most `file_bytes` (StackExchange: at least 3
     sites, at most 28)."""
@@ -81,7 +94,7 @@ def plan_parts(budgets: dict[str, int], file_bytes: int, seed: int, out: Path, s
     for src in SOURCES:
         n = max(1, math.ceil(budgets[src] / file_bytes))
         if src == "stackexchange":
-            n = min(max(n, 3), len(LARGEST_SITES))
+            n = min(max(n, 3), len(SITE_NAMES))
         for i in range(n):
             share = budgets[src] // n + (budgets[src] % n if i == n - 1 else 0)
             parts.append(Part(src, i, n, share, seed, out, sample))
@@ -663,7 +676,7 @@ def post_rows(rng: Random, qid: int, model: WordModel, base: CodeBase) -> list[d
 
 def write_stackexchange(part: Part, models: dict[str, WordModel], stats: Counter) -> tuple[list[str], int]:
     rng, eng, base = part.rng, models["eng"], code_base(part.sample)
-    site = LARGEST_SITES[part.index]
+    site = SITE_NAMES[part.index]
     plain = part.index % 3 == 2  # the others as the dump ships them, 7z
     with tempfile.TemporaryDirectory(dir=part.out) as tmp:
         posts = Path(tmp) / "Posts.xml"

@@ -33,7 +33,7 @@ def tiny_config(tmp_path: Path, **extra_inputs) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(json.dumps({  # JSON is YAML
         "inputs": inputs,
-        "c4": {"rules": {"bad_words": str(ROOT / "configs" / "c4_badwords_en.txt")}},
+        "c4": {"mode": "rebuild", "rules": {"bad_words": str(ROOT / "configs" / "c4_badwords_en.txt")}},
         "tokenizer": {"vocab_size": 500},
         "shards": {"target_tokens_per_shard": 200_000, "val_fraction": 0.05},
     }))
