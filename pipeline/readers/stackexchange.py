@@ -95,6 +95,13 @@ def _rows(path: str, site: str, chunks) -> Iterator[Document | Malformed]:
     try:
         for offset, raw in _lines(chunks):
             line = raw.strip()
+            if pending and (line.startswith(b"<row") or line == b"</posts>"):
+                # Inside a row no line can start with a tag ("<" is escaped in attribute values):
+                # the pending row never ended (an unterminated attribute, a lost "/>"). Report it
+                # alone and read this line as what it is, so one broken row costs only itself.
+                yield Malformed(path, pending_at, f"byte {pending_at}: a <row> that never ends "
+                                                  f"(an unterminated attribute or a missing />)")
+                pending = []
             if pending:  # a row continued over several lines (not the dump's layout, but valid XML)
                 pending.append(raw)
                 if line.endswith(b"/>") or sum(map(len, pending)) > MAX_ROW_BYTES:

@@ -325,3 +325,21 @@ def test_sites_forms():
     assert config_from({}, ["stackexchange.sites=null"]).stackexchange.largest is None
     with pytest.raises(ConfigError, match="stackexchange.keep_unanswered must be true or false"):
         config_from({}, ["stackexchange.keep_unanswered=maybe"])
+
+
+def test_an_unterminated_row_costs_only_itself(tmp_path):
+    """A row whose attribute never closes must not swallow the good rows after it."""
+    site = tmp_path / "broken.stackexchange.com"
+    site.mkdir()
+    posts = site / "Posts.xml"
+    posts.write_bytes(
+        b'<?xml version="1.0" encoding="utf-8"?>\n<posts>\n'
+        b'  <row Id="1" PostTypeId="1" Title="a" Body="never closed\n'
+        b'  <row Id="2" PostTypeId="1" Title="b" Body="a good row" />\n'
+        b'  <row Id="3" PostTypeId="1" Title="c" Body="over\ntwo lines" />\n'
+        b'</posts>\n')
+    items = list(parse_posts(str(posts), io.BytesIO(posts.read_bytes())))
+    bad = [i for i in items if isinstance(i, Malformed)]
+    assert [i.meta["post_id"] for i in items if not isinstance(i, Malformed)] == [2, 3]
+    assert len(bad) == 1 and bad[0].offset == len(b'<?xml version="1.0" encoding="utf-8"?>\n<posts>\n')
+    assert "never ends" in bad[0].error
