@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.driver import run_stage
     from pipeline.localize import ModelMismatchError
     from pipeline.preflight import PreflightError, check_inputs, check_output, split_beam_args
-    from pipeline.state import RunLock, StateError, remove_leftovers
+    from pipeline.state import STATE_DIR, RunLock, StateError, remove_leftovers
 
     ours = {flag for action in parser._actions for flag in action.option_strings}
     stages = STAGES if args.command == "run" else [args.command]
@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     try:
         with RunLock(args.output, " ".join(["python -m pipeline", *(argv if argv is not None else sys.argv[1:])])):
+            (args.output / STATE_DIR).mkdir(exist_ok=True)  # marks OUT as a pipeline output from the start
             remove_leftovers(args.output)
             for stage in stages:
                 run_stage(stage, config, args.output, beam_args, args.force)

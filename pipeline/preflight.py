@@ -19,6 +19,8 @@ import importlib
 import os
 from pathlib import Path
 
+from pipeline.state import LOCK, STATE_DIR
+
 # Runner modules that register option classes of their own when imported.
 _OPTION_MODULES = (
     "apache_beam.options.pipeline_options",
@@ -33,8 +35,16 @@ class PreflightError(ValueError):
 
 
 def check_output(out: str) -> None:
-    if "://" not in out and Path(out).exists() and not Path(out).is_dir():
+    """OUT is new, empty, or an earlier run's: never a folder of someone else's files we would mix into."""
+    if "://" in out or not Path(out).exists():
+        return
+    path = Path(out)
+    if not path.is_dir():
         raise PreflightError(f"--output {out} is a file; give a directory (it is created if missing)")
+    ours = (path / STATE_DIR).is_dir() or (path / LOCK).exists()
+    if not ours and any(path.iterdir()):
+        raise PreflightError(f"--output {out} is a directory with files that are not a pipeline output "
+                             f"(no {STATE_DIR}/); choose a new or empty directory")
 
 
 def check_inputs(config) -> None:

@@ -162,6 +162,15 @@ def test_an_output_that_is_a_file_is_refused(tmp_path, capsys):
     assert target.read_text() == "mine"
 
 
+def test_an_output_holding_someone_elses_files_is_refused(tmp_path, capsys):
+    home = tmp_path / "home"
+    (home / "models").mkdir(parents=True)
+    (home / "models" / "my-notes.txt").write_text("not ours")
+    assert run("models", "--config", str(tiny_config(tmp_path)), "--output", str(home)) == 2
+    assert "files that are not a pipeline output" in capsys.readouterr().err
+    assert sorted(p.name for p in (home / "models").iterdir()) == ["my-notes.txt"]
+
+
 def test_beam_flags_pass_and_anything_after_a_double_dash_passes_verbatim(tmp_path):
     out = tmp_path / "out"
     assert run("models", "--config", str(tiny_config(tmp_path)), "--output", str(out),
