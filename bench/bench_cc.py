@@ -66,17 +66,17 @@ def run_raw(files: list[str], lid_path: str, workers: int) -> dict:
 def run_beam(files: list[str], lid_path: str, beam_args: list[str], streaming_only: bool) -> dict:
     import apache_beam as beam
 
-    from pipeline.sources.cc import CCSettings, CurateCC
+    from pipeline.sources.cc import SOURCE, CCSettings, CurateCC
     from pipeline.stages.lid import LanguageId, LidSettings
     from pipeline.parquet import DOCUMENT_SCHEMA, document_to_row
     from pipeline.read import ReadDocuments
-    from pipeline.readers.warc import make_parser
     from pipeline.runner import make_options
 
     out = tempfile.mkdtemp(prefix="bench-cc-")
     start = time.perf_counter()
     with beam.Pipeline(options=make_options(beam_args)) as p:
-        docs = p | ReadDocuments(files, make_parser(source="cc"), "cc")
+        # The reader of the default mode (cc.line_dedup.mode cc_net: cc_net's WET reading).
+        docs = p | ReadDocuments(files, SOURCE.parser(CCSettings()), "cc")
         if streaming_only:
             result = docs | LanguageId("cc", LidSettings(), lid_path)
         else:

@@ -1,14 +1,21 @@
-"""cc_net's line deduplication, without Beam: per document, and per shard of line hashes.
+"""Line deduplication without Beam: per document, and per shard of line hashes.
 
-`line_positions` is what a document contributes to the global count of which
-documents contain which lines (each distinct line once, with where it occurs);
-`remove_line_positions` applies the verdict without hashing the text again.
-`distinct_line_hashes` and `remove_lines` are the same by hash. `LineRows` packs
-many documents' lines into fixed-size rows split into shards by line hash, and
-`removal_positions` (cc_net) or `first_occurrence_removals` (C4) judges one shard;
-the shuffle that brings a shard's rows together is the pipeline's
-(pipeline.stages.shard_dedup). All are pure, so the same logic runs in a
-unit test, in Beam, or in a Spark job.
+Two rules. `normalized` (ours, after cc_net's idea): `line_positions` is what a
+document contributes to the global count of which documents contain which lines
+(each distinct line once, with where it occurs), under `filters.normalize.line_hash`;
+`remove_line_positions` applies the verdict without hashing the text again;
+`distinct_line_hashes` and `remove_lines` are the same by hash; `removal_positions`
+judges one shard (exact copies count once). `cc_net` (cc_net's
+`dedup.deduplicate_two_pass`, exactly): `cc_net_rows` is what a document contributes
+(each distinct `cc_net_line_hash` once, the empty line's apart),
+`shared_line_positions` judges one shard (a hash in two or more documents is a
+duplicate) and `cc_net_remove_duplicates` applies the verdict to a document as cc_net's
+`DuplicatesRemover` and `finalize_doc` do. `first_occurrence_removals` is C4's rule.
+
+`LineRows` packs many documents' lines into fixed-size rows split into shards by line
+hash; the shuffle that brings a shard's rows together is the pipeline's
+(pipeline.stages.shard_dedup). All are pure, so the same logic runs in a unit test,
+in Beam, or in a Spark job.
 """
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from collections.abc import Container, Iterable
 
 import numpy as np
 
-from filters.normalize import line_hashes
+from filters.normalize import CC_NET_EMPTY_HASH, line_hashes
 
 
 def line_positions(text: str) -> dict[int, list[int]]:
@@ -205,3 +212,69 @@ def _by_document(gone: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
     starts = np.flatnonzero(new_doc)
     stops = np.r_[starts[1:], len(gone)]
     return {(int(gone["text"][a]), int(gone["doc"][a])): gone["pos"][a:b] for a, b in zip(starts, stops)}
+
+
+# --- cc_net's rule ------------------------------------------------------------------------
+#
+# cc_net's HashesCollector adds each document's line hashes to a FlatHashSet as one batch:
+# a hash already there (from an earlier document) is marked a duplicate, so a hash is a
+# duplicate when it occurs in two or more documents (records: the same page read twice is
+# two), and a line repeated only inside one document is not. Here each document sends one
+# row per distinct hash (at its first line), so "two or more rows" is the same rule. The
+# empty line's hash (blank lines and lines of only listed marks) is in nearly every
+# document: it would put every document's row into one shard, so it is counted apart
+# (the stage counts documents that have it) and never sent as a row.
+
+
+def cc_net_rows(hashes: list[int]) -> list[int | None]:
+    """A document's cc_net line hashes -> what `LineRows.add` takes: each distinct hash at
+    its first line, None at repeats and at every empty line (counted apart)."""
+    seen = {CC_NET_EMPTY_HASH}
+    out: list[int | None] = []
+    for h in hashes:
+        if h in seen:
+            out.append(None)
+        else:
+            seen.add(h)
+            out.append(h)
+    return out
+
+
+def shared_line_positions(rows: np.ndarray, ids: dict[int, str] | None = None) -> dict[tuple[int, int], np.ndarray]:
+    """Rows of one shard (one per document and distinct cc_net line hash) -> (text key,
+    document tag): the positions of its rows whose hash has two or more rows.
+
+    `ids` is unused (cc_net's two-pass rule removes every copy); it is there for
+    `pipeline.stages.shard_dedup.JudgeShards`.
+    """
+    if not len(rows):
+        return {}
+    rows = rows[np.argsort(rows["line"], kind="stable")]
+    line = rows["line"]
+    new_line = np.r_[True, line[1:] != line[:-1]]
+    starts = np.flatnonzero(new_line)
+    counts = np.diff(np.r_[starts, len(rows)])
+    shared = (counts >= 2)[np.cumsum(new_line) - 1]
+    return _by_document(rows[shared])
+
+
+def cc_net_remove_duplicates(text: str, hashes: list[int], duplicated: Container[int]) -> tuple[str, int] | None:
+    """cc_net's DuplicatesRemover.do + finalize_doc on one document: (text, lines removed),
+    or None when the document is to be dropped.
+
+    None when the text is empty or every line's hash is a duplicate. Otherwise the
+    lines whose hash is a duplicate go, and of the others each hash keeps its first
+    line only (a zero hash, cc_net's mark of a removed line, goes too).
+    """
+    if not text:
+        return None
+    if all(h in duplicated for h in hashes):
+        return None
+    lines = text.split("\n")
+    seen: set[int] = set()
+    kept = []
+    for line, h in zip(lines, hashes, strict=True):
+        if h not in seen and h != 0 and h not in duplicated:
+            kept.append(line)
+        seen.add(h)
+    return "\n".join(kept), len(lines) - len(kept)

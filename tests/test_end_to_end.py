@@ -1,10 +1,8 @@
 """The whole job on the bundled real sample, through the real CLIs: raw files of all
 seven sources -> models -> curated Parquet -> tokenizer -> shards -> a trained tiny model."""
 import json
-import re
 import subprocess
 import sys
-import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,23 +15,16 @@ SAMPLE = ROOT / "data" / "sample"
 pytestmark = pytest.mark.slow
 
 
-def _norm(line: str) -> str:
-    # Written independently of filters.normalize: cc_net's normalisation, spelled out.
-    line = unicodedata.normalize("NFD", line.lower())
-    line = "".join(c for c in line if unicodedata.category(c) != "Mn")
-    line = re.sub(r"\d", "0", line)
-    line = "".join(c for c in line if not unicodedata.category(c).startswith("P"))
-    return " ".join(line.split())
+def _cc_net_documents(paths):
+    """The sample's WET pages as cc_net reads them (min_len 300): cc_net's reading, written
+    independently of pipeline.readers (tests/cc_net_reference.py)."""
+    import gzip
 
-
-def _wet_documents(paths):
-    from warcio.archiveiterator import ArchiveIterator  # an independent WARC reader
+    from tests import cc_net_reference as ref
 
     for path in paths:
-        with open(path, "rb") as f:
-            for record in ArchiveIterator(f):
-                if record.rec_type == "conversion":
-                    yield record.rec_headers.get_header("WARC-Target-URI"), record.content_stream().read().decode("utf-8")
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            yield from ref.read_wet(f, min_len=300)
 
 
 def _table(path: Path):
@@ -102,13 +93,16 @@ def test_every_stage_balances_and_the_summary_reports_it(demo_out):
     stats = json.loads((out / "stats.json").read_text())
     cc = stats["sources"]["cc"]
     previous_kept = cc["read"]["documents"]["count"]
-    for stage in ["exact_dedup", "line_dedup", "lid"]:
+    for stage in ["min_length", "line_dedup", "lid"]:  # cc.line_dedup.mode cc_net: no exact_dedup
+        assert "exact_dedup" not in cc
         entry = cc[stage]
         dropped = sum(d["documents"] for d in entry["dropped"].values())
         assert entry["in"]["documents"] == entry["kept"]["documents"] + dropped
         assert entry["in"]["documents"] == previous_kept, f"{stage} did not receive what the previous stage kept"
         previous_kept = entry["kept"]["documents"]
-    assert cc["exact_dedup"]["dropped"]["duplicate_document"]["documents"] > 0
+    assert cc["min_length"]["dropped"]["too_short"]["documents"] > 0
+    assert cc["line_dedup"]["dropped"]["empty"]["documents"] > 0  # the planted duplicate pages, both copies
+    assert cc["line_dedup"]["mode"] == {"cc_net": 1} and cc["perplexity"]["scoring"] == {"cc_net": 1}
     assert cc["lid"]["dropped"]["lang"]["documents"] >= 20
     assert len(cc["lid"]["lang_before"]) >= 20 and set(cc["lid"]["lang_after"]) == {"en"}
     assert cc["line_dedup"]["lines_removed"]["count"] > 0
@@ -128,44 +122,39 @@ def test_every_stage_balances_and_the_summary_reports_it(demo_out):
         assert len(curated) == counted[-1]["kept"]["documents"], source
     for needle in ["== cc ==", "== c4 ==", "== github ==", "== wikipedia ==", "== books ==", "== arxiv ==",
                    "== stackexchange ==", "lines removed", "lang before LID", "dropped lang", "wikiref: fastText",
-                   "bytes/token", "LLaMA", "epochs"]:
+                   "bytes/token", "LLaMA", "epochs", "mode cc_net: cc_net's deduplicate_two_pass",
+                   "scoring cc_net: cc_net's SentencePiece.do"]:
         assert needle in stdout, needle
 
 
 def test_planted_lines_and_languages_on_the_real_sample(demo_out):
+    from tests import cc_net_reference as ref
+
     out, _ = demo_out
-    # Exact duplicate documents are removed before line dedup, so count each distinct
-    # document once.
-    distinct = {}
-    for url, text in _wet_documents(sorted((SAMPLE / "cc").glob("*.warc.wet.gz"))):
-        distinct.setdefault(tuple(_norm(line) for line in text.split("\n")), (url, text))
+    # cc_net's rule: a line whose hash is in two or more documents as read goes everywhere.
     docs_with_line = defaultdict(set)
-    for url, text in distinct.values():
-        for line in text.split("\n"):
-            n = _norm(line)
-            if n:
-                docs_with_line[n].add(url)
+    for i, doc in enumerate(_cc_net_documents(sorted((SAMPLE / "cc").glob("*.warc.wet.gz")))):
+        for line in doc["raw_content"].split("\n"):
+            docs_with_line[ref.line_hash(line)].add(i)
     curated = _table(out / "curated" / "cc")
     assert curated and all(row["lang"] == "en" for row in curated)
-    kept_lines = {_norm(line) for row in curated for line in row["text"].split("\n")}
-    repeated = {n for n, urls in docs_with_line.items() if len(urls) >= 2}
-    # No line seen in two or more input documents survives anywhere.
+    kept_lines = {ref.line_hash(line) for row in curated for line in row["text"].split("\n")}
+    repeated = {h for h, docs in docs_with_line.items() if len(docs) >= 2}
+    # No line seen in two or more input documents survives anywhere (blank lines included).
     assert not (kept_lines & repeated)
     # Lines seen in one document only survive in the kept documents (none was removed).
-    singles_in_kept = 0
-    for row in curated:
-        for line in row["text"].split("\n"):
-            n = _norm(line)
-            if n and len(docs_with_line[n]) == 1:
-                singles_in_kept += 1
+    singles_in_kept = sum(1 for row in curated for line in row["text"].split("\n")
+                          if len(docs_with_line[ref.line_hash(line)]) == 1)
     assert singles_in_kept > 1000
+    assert all(json.loads(row["meta"])["title"] for row in curated)  # the WET title, kept apart from the text
     rejected = _table(out / "rejected" / "cc")
     by_reason = defaultdict(list)
     for row in rejected:
         by_reason[(row["stage"], row["reason"])].append(row)
     assert all(row["lang"] != "en" for row in by_reason[("lid", "lang")])
     assert len({row["lang"] for row in by_reason[("lid", "lang")]}) >= 19
-    assert by_reason[("exact_dedup", "duplicate_document")]
+    assert by_reason[("line_dedup", "empty")] and by_reason[("min_length", "too_short")]
+    assert not by_reason[("exact_dedup", "duplicate_document")]
 
 
 def test_a_rerun_with_the_same_config_skips_finished_stages(demo_out):

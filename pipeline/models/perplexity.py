@@ -1,13 +1,19 @@
 """The perplexity models: one SentencePiece + KenLM pair per CommonCrawl language, as cc_net.
 
-    Wikipedia of the language ─ normalised paragraphs (`filters.perplexity.paragraphs`)
+    Wikipedia of the language ─ normalised paragraphs (`filters.perplexity.training_lines`)
         ─ SentencePiece (unigram) ─ tokenized corpus ─ lmplz -o 5 ─ build_binary -> perplexity/<lang>/
+
+The paragraphs are normalised as `cc.perplexity.scoring` normalises the documents it
+scores: cc_net's `text_normalizer.normalize` of each paragraph for `cc_net` (cc_net
+trained on each Wikipedia article's opening text normalised so), `paragraphs` for
+`paragraph`; the card says which.
 
 Only the languages of `cc.lid.languages` that have Wikipedia inputs are trained; a
 language given in `models.kenlm` + `models.sentencepiece` is used as is.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import shutil
@@ -17,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from filters.perplexity import training_lines
 from pipeline.models.cache import (
     MODELS_VERSION, building, cached, card_path, digest, fingerprint, match_files, publish, write_card,
 )
@@ -159,7 +166,7 @@ def _arpa_counts(arpa: Path) -> dict[str, int]:
 def _perplexity_key(config: dict, lang: str, settings: PerplexityTraining) -> str:
     return digest({
         "version": MODELS_VERSION, "lang": lang, "train": settings.key(config.seed),
-        "wikipedia": fingerprint(config.inputs.wikipedia),
+        "wikipedia": fingerprint(config.inputs.wikipedia), "normalization": config.cc.perplexity.scoring,
         "min_chars": config.wikipedia.min_chars, "sample": as_plain(config.sample),
     })
 
@@ -216,7 +223,9 @@ def perplexity_models(config: dict, models_dir: Path, settings: PerplexityTraini
     start = time.perf_counter()
     root.mkdir(parents=True, exist_ok=True)
     tmps = {lang: building(root / lang) for lang in todo}
-    corpora = {lang: LangCorpus(tmps[lang] / "corpus.txt", settings.max_bytes) for lang in todo}
+    scoring = config.cc.perplexity.scoring
+    lines = functools.partial(training_lines, scoring=scoring)
+    corpora = {lang: LangCorpus(tmps[lang] / "corpus.txt", settings.max_bytes, lines) for lang in todo}
     files = [Path(p).name for p in match_files(config.inputs.wikipedia)]
     for article in wikipedia_articles(config, todo, lambda lang: corpora[lang].full):
         corpora[article.meta["wiki_lang"]].add(article.text)
@@ -232,12 +241,22 @@ def perplexity_models(config: dict, models_dir: Path, settings: PerplexityTraini
                         ", ".join(files), lang)
             shutil.rmtree(tmp)
             continue
-        cards[lang] = _train_language(lang, corpus, tmp, root / lang, settings, keys[lang], files, config.seed)
+        cards[lang] = _train_language(lang, corpus, tmp, root / lang, settings, keys[lang], files, config.seed,
+                                      scoring)
     return cards
 
 
+NORMALIZATION = {
+    "cc_net": "cc_net's text_normalizer.normalize of each paragraph (filters.perplexity.normalize_cc_net: "
+              "lowercase, accents stripped, digits -> 0, Unicode punctuation -> ASCII, control characters "
+              "removed), as cc.perplexity.scoring cc_net normalises a document",
+    "paragraph": "filters.perplexity.paragraphs (cc_net's mapping per line, tabs as spaces), as "
+                 "cc.perplexity.scoring paragraph normalises a document",
+}
+
+
 def _train_language(lang: str, corpus: LangCorpus, tmp: Path, final: Path, settings: PerplexityTraining,
-                    key: str, files: list[str], seed: int) -> dict:
+                    key: str, files: list[str], seed: int, scoring: str) -> dict:
     start = time.perf_counter()
     sp_bytes, sp_settings = train_sentencepiece(corpus.path, settings.vocab_size, seed)
     sp_path = tmp / "sentencepiece.model"
@@ -254,9 +273,9 @@ def _train_language(lang: str, corpus: LangCorpus, tmp: Path, final: Path, setti
     card = {
         "language": lang,
         "origin": "trained by the models stage on the Wikipedia inputs (cc_net's recipe)",
-        "normalization": "filters.perplexity.paragraphs (cc_net text_normalizer: lowercase, accents "
-                         "stripped, digits -> 0, Unicode punctuation -> ASCII)",
-        "sentencepiece": {"path": card_path(final / "sentencepiece.model", final.parents[1]), "sha256": hashlib.sha256(sp_bytes).hexdigest(),
+        "normalization": NORMALIZATION[scoring],
+        "sentencepiece": {"path": card_path(final / "sentencepiece.model", final.parents[1]),
+                          "sha256": hashlib.sha256(sp_bytes).hexdigest(),
                           "bytes": len(sp_bytes), "vocab_size": vocab, "settings": sp_settings},
         "kenlm": {"path": card_path(final / "kenlm.binary", final.parents[1]), "sha256": file_sha256(tmp / "kenlm.binary"),
                   "bytes": (tmp / "kenlm.binary").stat().st_size, "order": settings.order, **kenlm_info},

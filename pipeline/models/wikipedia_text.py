@@ -25,10 +25,15 @@ MALFORMED_LOG_LIMIT = 5
 
 @dataclass
 class LangCorpus:
-    """One language's normalised training text, written as it streams in."""
+    """One language's normalised training text, written as it streams in.
+
+    `lines` turns an article into its training lines: by default `paragraphs`; the
+    perplexity models pass the normalisation of their scoring
+    (`filters.perplexity.training_lines`)."""
 
     path: Path
     max_bytes: int
+    lines: Callable[[str], list[str]] = paragraphs
     file: Any = None
     sha256: Any = field(default_factory=hashlib.sha256)
     articles: int = 0
@@ -44,7 +49,7 @@ class LangCorpus:
         if self.file is None:
             self.file = open(self.path, "w", encoding="utf-8")
         self.articles += 1
-        for norm in paragraphs(text):  # exactly what the scorer will see
+        for norm in self.lines(text):  # exactly what the scorer will see
             raw = norm.encode("utf-8") + b"\n"
             if self.bytes + len(raw) > self.max_bytes:
                 self.truncated = True  # full: it stops at a paragraph boundary

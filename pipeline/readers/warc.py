@@ -46,19 +46,23 @@ _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)[ \t]*\r*$")
 _RECORD_START = re.compile(rb"WARC/\d\.\d+\r?\n[A-Za-z0-9-]+:")
 
 
-def make_parser(main_content: bool = True, source: str = "cc", report_skipped: bool = False):
+def make_parser(main_content: bool = True, source: str = "cc", report_skipped: bool = False,
+                cc_net: bool = False):
     """A picklable `parse(path, fileobj)` for ReadDocuments, bound to these settings."""
-    return functools.partial(parse_warc, source=source, main_content=main_content, report_skipped=report_skipped)
+    return functools.partial(parse_warc, source=source, main_content=main_content, report_skipped=report_skipped,
+                             cc_net=cc_net)
 
 
 def parse_warc(path: str, fileobj: BinaryIO, *, source: str = "cc", main_content: bool = True,
-               report_skipped: bool = False) -> Iterator[Document | Malformed | Skipped]:
+               report_skipped: bool = False, cc_net: bool = False) -> Iterator[Document | Malformed | Skipped]:
     """Yield one Document per HTML response or WET conversion record of a WARC file.
 
     Broken records and garbage between records yield `Malformed` and reading resumes
     at the next good record; a file that is not a WARC yields one `Malformed`. With
     `report_skipped`, every other record yields a `Skipped` naming its kind, so that
-    documents + skipped + malformed account for the whole file.
+    documents + skipped + malformed account for the whole file. With `cc_net`, WET
+    text is read as cc_net read it and a response record raises `CcNetInputError`
+    (`pipeline.readers.warc_records`).
     """
     if not fileobj.seekable():
         raise ValueError(f"{path}: WARC reading needs a seekable file (to resynchronise after bad records)")
@@ -70,7 +74,7 @@ def parse_warc(path: str, fileobj: BinaryIO, *, source: str = "cc", main_content
         return
     stream = gzip.GzipFile(fileobj=fileobj, mode="rb") if mode == "gzip_stream" else fileobj
     framing = _GzipMembers(stream) if mode == "gzip" else _PlainRecords(stream)
-    convert = RecordConverter(path, source, main_content, report_skipped)
+    convert = RecordConverter(path, source, main_content, report_skipped, cc_net)
     start: int | None = 0
     while start is not None:
         start = yield from _read_from(path, stream, framing, convert, start)

@@ -5,6 +5,13 @@
          detection) -> resiliparse (main content, or the whole page's text)
   conversion (WET plain text) -> the text as is
   anything else -> not a document; a `Skipped` marker names why (when asked for)
+
+With `cc_net` (CommonCrawl in `cc.line_dedup.mode: cc_net`), a conversion record is
+read as cc_net's `process_wet_file.group_by_docs` and `parse_doc` read it
+(`cc_net_wet_text`): every line stripped, the first line is the title (kept in
+`meta["title"]`, not in the text), and the text keeps the other lines, blank ones
+included, as cc_net's `raw_content`. cc_net read WET files only, so a `response`
+record is an error (`CcNetInputError`) that says what to do instead.
 """
 from __future__ import annotations
 
@@ -42,6 +49,10 @@ def describe_error(e: Exception) -> str:
     return f"{type(e).__name__}: {e}"
 
 
+class CcNetInputError(ValueError):
+    """WARC response input given to the cc_net reading, which takes WET files only."""
+
+
 class BrokenPayload(Exception):
     """Reading a record's block failed: the record is broken and FastWARC must restart."""
 
@@ -60,9 +71,10 @@ _SKIP_TYPES = {
 class RecordConverter:
     """One FastWARC record -> Document, Skipped (or None when skips are not reported), Malformed."""
 
-    def __init__(self, path: str, source: str, main_content: bool, report_skipped: bool):
+    def __init__(self, path: str, source: str, main_content: bool, report_skipped: bool, cc_net: bool = False):
         self.path, self.source = path, source
         self.main_content, self.report_skipped = main_content, report_skipped
+        self.cc_net = cc_net
         self.file = os.path.basename(path)
 
     def __call__(self, record):
@@ -79,6 +91,12 @@ class RecordConverter:
         return None
 
     def _response(self, record):
+        if self.cc_net:
+            raise CcNetInputError(
+                f"{self.path}: a WARC response record at offset {record.stream_pos}, but cc.line_dedup.mode "
+                "cc_net reads WET files only (cc_net read CommonCrawl's WET conversion records, never WARC "
+                "responses): list the .warc.wet.gz files in inputs.cc, or set cc.line_dedup.mode: normalized "
+                "to extract the text of WARC HTML responses")
         if not record.is_http or not _target_uri(record).lower().startswith(("http://", "https://")):
             # e.g. dns: records, or a capture tool's file:/// screenshots and reports
             return self._skip(record, "not_http")
@@ -108,7 +126,19 @@ class RecordConverter:
 
     def _conversion(self, record):
         text = _read(record).decode("utf-8", errors="replace")
-        doc = self._document(record, text, record.headers.get("Content-Type", "text/plain"))
+        ctype = record.headers.get("Content-Type", "text/plain")
+        if self.cc_net:
+            text = _clean(text)
+            if not text or text.isspace():
+                return self._skip(record, "no_text")
+            title, text = cc_net_wet_text(text)
+            # A page of one line has no text left: a document all the same, that the
+            # min_length stage drops (cc_net's min_len), so that it is counted.
+            doc = self._document(record, text, ctype, allow_empty=True)
+            if isinstance(doc, Document):
+                doc.meta["title"] = title
+        else:
+            doc = self._document(record, text, ctype)
         if isinstance(doc, Document):
             refers = record.headers.get("WARC-Refers-To")
             if refers:
@@ -118,9 +148,9 @@ class RecordConverter:
                 doc.meta["identified_languages"] = langs
         return doc
 
-    def _document(self, record, text: str, content_type: str):
+    def _document(self, record, text: str, content_type: str, allow_empty: bool = False):
         text = _clean(text)
-        if not text or text.isspace():
+        if not allow_empty and (not text or text.isspace()):
             return self._skip(record, "no_text")
         record_id = (record.record_id or "").strip("<>")
         if not record_id:
@@ -140,6 +170,23 @@ class RecordConverter:
                 "warc_type": str(record.record_type),
             },
         )
+
+
+def cc_net_wet_text(text: str) -> tuple[str, str]:
+    """(title, raw_content) of a WET conversion's text as cc_net read it.
+
+    cc_net's `group_by_docs` reads a WET file line by line (universal newlines, so
+    "\\r\\n" and "\\r" end lines, as `_clean` makes them "\\n"), strips every line, and
+    gives `parse_doc` the lines after the record's header up to the next record: the
+    block, then the empty line the record's closing CRLF CRLF adds. `parse_doc` takes
+    the first line as the title, and the rest as `raw_content`, less the last two
+    lines when both are empty (a block that ends with a newline). So a block that ends
+    without one keeps a last empty line ("\\n" at the end of raw_content), as cc_net's.
+    """
+    lines = [line.strip() for line in text.split("\n")]
+    lines.append("")  # the empty line after the block
+    end = len(lines) - 2 if not lines[-2] else len(lines)
+    return lines[0], "\n".join(lines[1:end])
 
 
 def _target_uri(record) -> str:

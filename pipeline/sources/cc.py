@@ -1,12 +1,17 @@
-"""CommonCrawl: cc_net's dedup and language id, then LLaMA-1's two quality filters.
+"""CommonCrawl: cc_net's reading, dedup and language id, then LLaMA-1's two quality filters.
 
+    cc.line_dedup.mode cc_net (default; LLaMA-1's cc_net, exactly):
+    WET -> min_length -> line_dedup -> lid -> perplexity -> wikiref -> kept
+    cc.line_dedup.mode normalized (our earlier rules; WARC input too):
     WET/WARC -> exact_dedup -> line_dedup -> lid -> perplexity -> wikiref -> kept
-                     \\______________\\___________\\________\\____________-> rejected, stats
+                      \\______________\\___________\\________\\____________-> rejected, stats
 
-Each stage is a shared transform of `pipeline.stages`; this module holds the
-source's config section, its parser and the chain. A quality stage whose model the
-models stage could not produce (no KenLM model for any language, no wikiref
-classifier) is left out with a warning, never faked.
+The mode also sets how WET records are read (`pipeline.readers.warc_records`: cc_net
+strips every line and takes the first as the title) and `cc.perplexity.scoring`
+how documents are scored. Each stage is a shared transform of `pipeline.stages`;
+this module holds the source's config section, its parser and the chain. A quality
+stage whose model the models stage could not produce (no KenLM model for any
+language, no wikiref classifier) is left out with a warning, never faked.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from pipeline.settings import section
 from pipeline.sources.base import LlamaShare, Source
 from pipeline.stages import perplexity, wikiref
 from pipeline.stages.lid import LID, LanguageId, LidSettings
-from pipeline.stages.line_dedup import EXACT_DEDUP, LINE_DEDUP, Dedup, LineDedupSettings
+from pipeline.stages.line_dedup import LINE_DEDUP, LineDedupSettings, dedup_stage_names, dedup_transform
 from pipeline.stages.perplexity import PERPLEXITY, Perplexity, PerplexitySettings
 from pipeline.stages.wikiref import WIKIREF, WikiRef, WikirefSettings
 from pipeline.stats import StageResult, run_stages
@@ -36,7 +41,8 @@ NAME = "cc"
 class CCSettings:
     """Config `cc`."""
 
-    main_content: bool = True  # resiliparse main-content extraction for WARC HTML (WET text as is)
+    # resiliparse main-content extraction for WARC HTML (line_dedup.mode normalized; WET text as is)
+    main_content: bool = True
     line_dedup: LineDedupSettings = section(LineDedupSettings)
     lid: LidSettings = section(LidSettings)
     perplexity: PerplexitySettings = section(PerplexitySettings)
@@ -65,7 +71,7 @@ class CurateCC(beam.PTransform):
     def __init__(self, settings: CCSettings, cards: Mapping[str, Any], source: str = NAME):
         super().__init__()
         self._stages = [
-            ("Dedup", Dedup(source, settings.line_dedup)),
+            ("Dedup", dedup_transform(source, settings.line_dedup)),
             ("LanguageId", LanguageId(source, settings.lid, cards["lid"])),
             *quality_stages(source, settings.perplexity, settings.wikiref, cards),
         ]
@@ -74,7 +80,18 @@ class CurateCC(beam.PTransform):
         return run_stages(docs, self._stages)
 
 
+LINE_DEDUP_NOTES = {
+    "cc_net": "cc_net's deduplicate_two_pass: a line (normalize_for_dedup, SHA-1) in 2+ documents "
+              "goes from all of them",
+    "normalized": "lines compared with case, accents, digits, punctuation and spacing ignored, "
+                  "after exact_dedup (not cc_net's)",
+}
+
+
 def _summary_lines(stage: str, entry: dict) -> list[str]:
+    if stage == LINE_DEDUP:
+        return [" " * 15 + f"mode {mode}: " + LINE_DEDUP_NOTES.get(mode.split(",")[0], "")
+                for mode in entry.get("mode", {})]
     if stage == PERPLEXITY:
         return perplexity.summary_lines(entry)
     if stage == WIKIREF:
@@ -85,9 +102,10 @@ def _summary_lines(stage: str, entry: dict) -> list[str]:
 SOURCE = Source(
     name=NAME,
     settings=CCSettings,
-    parser=lambda cc: make_parser(main_content=cc.main_content, source=NAME, report_skipped=True),
+    parser=lambda cc: make_parser(main_content=cc.main_content, source=NAME, report_skipped=True,
+                                  cc_net=cc.line_dedup.mode == "cc_net"),
     curate=CurateCC,
-    stages=lambda cc: (EXACT_DEDUP, LINE_DEDUP, LID, PERPLEXITY, WIKIREF),
+    stages=lambda cc: (*dedup_stage_names(cc.line_dedup), LID, PERPLEXITY, WIKIREF),
     llama=LlamaShare(0.670, 1.10, "3.3 TB"),
     summary_lines=_summary_lines,
 )

@@ -13,8 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filters.line_dedup import ROW, LineRows, first_occurrence_removals, removal_positions
-from filters.normalize import line_digests
+from filters.line_dedup import (
+    ROW, LineRows, cc_net_remove_duplicates, cc_net_rows, first_occurrence_removals, removal_positions,
+    shared_line_positions,
+)
+from filters.normalize import CC_NET_EMPTY_HASH, cc_net_line_hashes, line_digests
+from tests import cc_net_reference as ref
 
 
 def tag(doc_id: str) -> int:
@@ -157,3 +161,97 @@ def test_first_occurrence_sharded_equals_the_plain_rule(pages, shards):
     units = {}
     pages = [(page_id, units.setdefault(page_id, hashes)) for page_id, hashes in pages]
     assert first_occurrence_sharded(pages, shards) == first_occurrence_reference(pages)
+
+
+# ------------------------------------------------------------- cc_net: deduplicate_two_pass
+# The reference is cc_net's HashesCollector + FlatHashSet.add (one batch per document)
+# + DuplicatesRemover/finalize_doc, re-implemented from its source (tests/cc_net_reference.py).
+
+def cc_net_sharded(docs: list[tuple[str, str]], shards: int) -> list[str | None]:
+    """Our cc_net rule as the stage runs it: rows by shard, each shard judged alone, the
+    empty line counted apart, then each record's verdict (None: dropped)."""
+    def record_tag(doc_id: str, text: str) -> int:  # a record read twice has one tag
+        return tag(doc_id + "\x00" + text)
+
+    rows, blank = LineRows(shards), 0
+    for doc_id, text in docs:
+        if not text:
+            continue
+        hashes = cc_net_line_hashes(text)
+        rows.add(record_tag(doc_id, text), record_tag(doc_id, text), cc_net_rows(hashes))
+        blank += CC_NET_EMPTY_HASH in hashes
+    orders: dict[int, list[int]] = {}
+    for _, payload, ids in rows.drain():
+        assert ids is None
+        for (text_key, doc), positions in shared_line_positions(np.frombuffer(payload, ROW)).items():
+            assert text_key == doc
+            orders.setdefault(doc, []).extend(positions.tolist())
+    out = []
+    for doc_id, text in docs:
+        hashes = cc_net_line_hashes(text) if text else []
+        duplicated = {hashes[p] for p in orders.get(record_tag(doc_id, text), [])}
+        if blank >= 2:
+            duplicated.add(CC_NET_EMPTY_HASH)
+        result = cc_net_remove_duplicates(text, hashes, duplicated)
+        out.append(None if result is None else result[0])
+    return out
+
+
+def test_cc_net_removes_every_copy_of_a_shared_line_and_drops_emptied_documents():
+    docs = [
+        ("a", "Home\nAbout us\nA story about cats.\nHome\n"),
+        ("b", "HOME\nabout us\nA story about dogs."),
+        ("c", "A story about dogs.\nsomething else\nsomething else"),
+        ("d", "Home\nAbout us\nA story about cats.\nHome\n"),  # a copy of a under another id
+        ("e", "Only here"),
+    ]
+    expected = ref.deduplicate_two_pass([text for _, text in docs])
+    assert expected == [None, None, "something else", None, "Only here"]  # a and d: every line is shared
+    for shards in (1, 3, 64):
+        assert cc_net_sharded(docs, shards) == expected
+
+
+def test_cc_net_keeps_a_documents_own_repeats_once_and_its_blank_line_unless_shared():
+    alone = [("a", "x\n\nx\ny\n\n")]
+    assert cc_net_sharded(alone, 2) == ref.deduplicate_two_pass(["x\n\nx\ny\n\n"]) == ["x\n\ny"]
+    two = [("a", "x\n\nx\ny\n\n"), ("b", "z\n\nw")]  # both have a blank line: it goes from both
+    assert cc_net_sharded(two, 2) == ref.deduplicate_two_pass([t for _, t in two]) == ["x\ny", "z\nw"]
+
+
+def test_cc_net_a_record_read_twice_is_two_documents():
+    docs = [("a", "Read twice\nfrom one file"), ("a", "Read twice\nfrom one file"), ("b", "Other")]
+    assert cc_net_sharded(docs, 4) == ref.deduplicate_two_pass([t for _, t in docs]) == [None, None, "Other"]
+
+
+def test_cc_net_shard_judge_needs_two_rows():
+    assert shared_line_positions(np.zeros(0, ROW)) == {}
+    rows = LineRows(1)
+    rows.add(1, 1, [5, 6, None])
+    rows.add(2, 2, [6, 7])
+    ((_, payload, _),) = list(rows.drain())
+    got = {k: v.tolist() for k, v in shared_line_positions(np.frombuffer(payload, ROW)).items()}
+    assert got == {(1, 1): [1], (2, 2): [0]}
+    assert cc_net_rows([5, 5, CC_NET_EMPTY_HASH, 6, 5]) == [5, None, None, 6, None]
+
+
+cc_net_lines = st.sampled_from(["Home", "home", "HOME!", "About us", "Contact 2024", "Contact 1999", "", "  ",
+                                "…", "* * *", "Cats", "cats", "Été", "été", "ete", "unique words here"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcdefgh"), st.lists(cc_net_lines, max_size=8).map("\n".join)),
+                max_size=9),
+       st.integers(1, 9))
+def test_cc_net_sharded_equals_deduplicate_two_pass(docs, shards):
+    # One id, one text: a repeated id is the same record read again.
+    texts: dict[str, str] = {}
+    docs = [(doc_id, texts.setdefault(doc_id, text)) for doc_id, text in docs]
+    assert cc_net_sharded(docs, shards) == ref.deduplicate_two_pass([text for _, text in docs])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(st.characters(codec=None, exclude_categories=("Cs",)), max_size=40), max_size=6),
+       st.integers(1, 5))
+def test_cc_net_sharded_equals_deduplicate_two_pass_on_any_text(texts, shards):
+    docs = [(str(i), text) for i, text in enumerate(texts)]
+    assert cc_net_sharded(docs, shards) == ref.deduplicate_two_pass(texts)

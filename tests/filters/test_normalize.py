@@ -1,11 +1,16 @@
 import hashlib
 import unicodedata
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filters.line_dedup import distinct_line_hashes, remove_lines
-from filters.normalize import document_key, line_hash, line_hashes, normalize_line
+from filters.normalize import (
+    CC_NET_EMPTY_HASH, cc_net_line_hash, cc_net_line_hashes, document_key, line_hash, line_hashes, normalize_for_dedup,
+    normalize_line,
+)
+from tests import cc_net_reference as ref
 
 
 def reference_normalize(line: str) -> str:
@@ -154,3 +159,56 @@ def test_lazy_translation_classifies_on_first_sight_and_stops_caching_at_its_cap
     assert "axbxa".translate(table) == "aba" and sorted(seen) == [ord("a"), ord("b"), ord("x")]
     monkeypatch.setattr(LazyTranslation, "MAX_ENTRIES", 3)
     assert "cd".translate(table) == "cd" and len(table) == 3  # still right, no longer cached
+
+
+# ---------------------------------------------------------------- cc_net's rule (mode cc_net)
+# The reference is cc_net's text_normalizer.normalize_for_dedup and dedup.compute_hashes,
+# re-implemented from its source with the same regular expressions (tests/cc_net_reference.py).
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("  Café, NAÏVE 2023!  ", "café, naïve 0000!"),  # accents and ASCII punctuation stay
+    ("Page 3  of   10", "page 0  of   00"),  # inner spacing is not collapsed
+    ("«Bonjour» — dit-il…", "bonjour  dit-il"),  # listed marks go; the ASCII hyphen stays
+    ("１２３。，", "000"),  # full-width digits are digits first
+    ("tab\there\x07\x85", "tabhere"),  # controls go (C0, DEL, C1)
+    ("İstanbul", "i\u0307stanbul"),  # lower(), not casefold(): the combining dot stays
+    ("Straße", "straße"),
+    ("\u3000 ideographic space \u3000", "ideographic space"),  # str.strip() strips it
+    ("", ""),
+    ("   ", ""),
+])
+def test_normalize_for_dedup_examples(line, expected):
+    assert normalize_for_dedup(line) == expected == ref.normalize_for_dedup(line)
+
+
+@settings(max_examples=400, deadline=None)
+@given(any_text)
+def test_normalize_for_dedup_matches_cc_nets_on_any_text(text):
+    assert normalize_for_dedup(text) == ref.normalize_for_dedup(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ascii_text)
+def test_normalize_for_dedup_ascii_fast_path_matches_cc_nets(text):
+    assert normalize_for_dedup(text) == ref.normalize_for_dedup(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200)
+       | st.lists(st.sampled_from(["Page 1", "  ", "ÉTÉ", "a\tb", "…", "x\r", "日本", "", "\x1c", "٣", "—"]),
+                  max_size=8).map("\n".join))
+def test_cc_net_line_hashes_are_compute_hashes_as_signed_int64(text):
+    ours = cc_net_line_hashes(text)
+    assert [h % 2**64 for h in ours] == ref.compute_hashes(text) or (text == "" and ours == [CC_NET_EMPTY_HASH])
+    assert all(-(2**63) <= h < 2**63 for h in ours)
+    assert [cc_net_line_hash(line) for line in text.split("\n")] == ours
+
+
+def test_cc_net_hashes_every_line_blank_ones_included():
+    assert cc_net_line_hash("") == cc_net_line_hash("   ") == cc_net_line_hash("…—►") == CC_NET_EMPTY_HASH
+    assert CC_NET_EMPTY_HASH % 2**64 == int.from_bytes(hashlib.sha1(b"").digest()[:8], "little")
+    assert cc_net_line_hash("Page 3 of 10") == cc_net_line_hash("PAGE 7 of 12")  # case and digits
+    assert cc_net_line_hash("Café") != cc_net_line_hash("Cafe")  # accents count, unlike normalize_line
+    assert cc_net_line_hash("page 3 of 10") != cc_net_line_hash("page 3  of 10")  # so does spacing
+    assert cc_net_line_hash("Hello, world") != cc_net_line_hash("Hello world")  # and ASCII punctuation

@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 
 from filters.document import Document
 from filters.perplexity import (
-    UNICODE_PUNCT, PerplexityScorer, bucket_of, document_score, normalize_for_lm, normalize_text, paragraphs,
-    percentile, perplexity,
+    UNICODE_PUNCT, PerplexityScorer, bucket_of, document_score, load_language_model, normalize_cc_net, normalize_for_lm,
+    normalize_text, paragraphs, percentile, perplexity, training_lines,
 )
+from tests import cc_net_reference as ref
 
 # Unigrams: log10 prob, word, log10 backoff. Bigrams: log10 prob, words.
 ARPA = """\\data\\
@@ -157,8 +158,8 @@ def doc(text, lang="en", **kw):
     return Document(id="cc/x", source="cc", text=text, lang=lang, **kw)
 
 
-def test_scorer_normalises_splits_paragraphs_and_skips_blank_ones(word_models):
-    scorer = PerplexityScorer({"en": word_models})
+def test_paragraph_scoring_normalises_splits_paragraphs_and_skips_blank_ones(word_models):
+    scorer = PerplexityScorer({"en": word_models}, scoring="paragraph")
     scorer.setup()
     # "A B" -> "a b" (normalised); the empty and whitespace-only paragraphs count for nothing.
     original = doc("A B\n\n   \nB a")
@@ -175,10 +176,86 @@ def test_scorer_leaves_unknown_languages_and_empty_text_unscored(word_models):
 
 
 def test_scorer_pickles_without_its_models_and_reloads(word_models):
-    scorer = PerplexityScorer({"en": word_models})
+    scorer = PerplexityScorer({"en": word_models}, scoring="paragraph")
     scorer.setup()
     clone = pickle.loads(pickle.dumps(scorer))
     assert clone.apply(doc("a b")).perplexity == round(10 ** (-AB / 3), 1)
+
+
+# ---------------------------------------------------------------- cc_net's scoring
+# The reference is cc_net's text_normalizer.normalize, SentencePiece.do and DocLM.do,
+# re-implemented from its source (tests/cc_net_reference.py).
+
+@pytest.mark.parametrize("text, expected", [
+    ("Page 12\tOF 3", "page 00of 0"),  # the tab is deleted, gluing the words
+    ("First line.\nSecond LINE", "first line.second line"),  # so is the newline: one line
+    ("  Café NAÏVE 2023\n", "cafe naive 0000"),
+    ("«quoted» — ok…", '"quoted"  -  ok...'),
+    ("１２３。", "000."),
+    ("x\x85y\u2028z", "xy\u2028z"),  # C1 controls go; U+2028 is no control
+    ("", ""),
+])
+def test_normalize_cc_net_examples(text, expected):
+    assert normalize_cc_net(text) == expected == ref.normalize(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(st.characters(codec=None, exclude_categories=()), max_size=80))
+def test_normalize_cc_net_matches_cc_nets_normalize_on_any_text(text):
+    assert normalize_cc_net(text) == ref.normalize(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(max_codepoint=127), max_size=80))
+def test_normalize_cc_net_ascii_fast_path_matches_cc_nets(text):
+    assert normalize_cc_net(text) == ref.normalize(text)
+
+
+def test_cc_net_scoring_glues_the_lines_into_one_sentence(word_models):
+    scorer = PerplexityScorer({"en": word_models})  # scoring cc_net is the default
+    scorer.setup()
+    # "A B \nB A" -> "a b b a": one sentence "▁a ▁b ▁b ▁a" of 4 pieces, length 5. By hand:
+    # P(a|<s>) -0.30103, P(b|a) -0.39794, bo(b) -0.1 + P(b) -0.60206, bo(b) -0.1 + P(a) -0.52288,
+    # bo(a) -0.2 + P(</s>) -0.69897.
+    log10 = -0.30103 - 0.39794 - 0.70206 - 0.62288 - 0.89897
+    assert scorer.apply(doc("A B \nB A")).perplexity == round(10 ** (-log10 / 5), 1)
+    # Per paragraph, the two lines are two sentences: another number.
+    assert PerplexityScorer({"en": word_models}, "paragraph").apply(doc("A B \nB A")).perplexity == round(
+        10 ** (-(AB + BA) / 6), 1)
+
+
+def test_cc_net_scoring_equals_sentencepiece_do_and_doclm_do(word_models):
+    import kenlm
+
+    sp_path, lm_path = word_models
+    sp = spm.SentencePieceProcessor()
+    sp.load(sp_path)
+    lm = kenlm.Model(lm_path)
+    model = load_language_model(sp_path, lm_path)
+    for text in ("a b", "A B\nB A", "b\n\n a a\tb", "c a", "Ünïcode a — b", " \n\t"):
+        want = ref.perplexity(sp, lm, text)
+        got = model.perplexity(text, "cc_net")
+        assert (got is None) == (want is None), text
+        if want is not None:
+            assert got == pytest.approx(want, rel=1e-9), text
+    assert model.cc_net_tokenized("A B\nB A") == ref.tokenized(sp, "A B\nB A")
+
+
+def test_cc_net_scoring_leaves_what_normalises_to_nothing_unscored(word_models):
+    scorer = PerplexityScorer({"en": word_models})
+    assert scorer.apply(doc(" \n\x07\t ")).perplexity is None
+    assert scorer.apply(doc("a b", lang="fr")).perplexity is None
+    with pytest.raises(ValueError, match="scoring"):
+        PerplexityScorer({"en": word_models}, scoring="sentence")
+
+
+def test_training_lines_normalise_each_paragraph_as_the_scoring_does():
+    text = "Café 1\tb\n\n  \nSecond — PARAGRAPH"
+    assert training_lines(text, "cc_net") == ["cafe 0b", "second  -  paragraph"] == [
+        ref.normalize(line) for line in text.split("\n") if ref.normalize(line)]
+    assert training_lines(text, "paragraph") == paragraphs(text) == ["cafe 0 b", "second  -  paragraph"]
+    with pytest.raises(ValueError):
+        training_lines(text, "other")
 
 
 # ---------------------------------------------------------------- percentiles and buckets

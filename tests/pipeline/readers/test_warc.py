@@ -611,3 +611,80 @@ def test_sample_warc_and_its_wet_describe_the_same_pages(cc_sample):
     matched = [d for d in wet_docs if d.meta["refers_to"] in url_of]
     assert len(matched) == len(warc_docs)
     assert all(d.url == url_of[d.meta["refers_to"]] for d in matched)
+
+
+# ---------------------------------------------------------------- cc_net's reading (cc.line_dedup.mode cc_net)
+
+def _reference_wet(data: bytes, gz: bool = True) -> list[tuple[str, str, str]]:
+    """(url, title, raw_content) of every conversion record, as cc_net's group_by_docs and
+    parse_doc read the file's text line by line (tests/cc_net_reference.py)."""
+    from tests import cc_net_reference as ref
+
+    raw = gzip.decompress(data) if gz else data
+    lines = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", errors="replace")  # universal newlines
+    return [(d["url"], d["title"], d["raw_content"]) for d in ref.read_wet(lines, min_len=0)]
+
+
+def _ours(data: bytes, **kw) -> list[tuple[str, str, str]]:
+    docs, _, bad = split(read(data, "x.warc.wet.gz", cc_net=True, **kw))
+    assert bad == []
+    return [(d.url, d.meta["title"], d.text) for d in docs]
+
+
+CC_NET_BLOCKS = [
+    # (text of the WET block, cc_net's title, cc_net's raw_content)
+    (b"Title\nline one\n\n  indented  \nlast", "Title", "line one\n\nindented\nlast\n"),  # no final newline
+    (b"Title\nA\n", "Title", "A"),  # a final newline: the last two (empty) lines go
+    (b"Title\nA\n\n", "Title", "A\n"),
+    (b"Title\r\nA\r\nB", "Title", "A\nB\n"),  # CRLF and a lone CR end lines too
+    (b"Ti\rtle\nA", "Ti", "tle\nA\n"),
+    (b"\nFirst real line\nSecond", "", "First real line\nSecond\n"),  # a blank first line is the title
+    (b"Only a title", "Only a title", ""),  # a document with no text: min_length drops it
+    ("  Zwölf\u00a0\nBoxkämpfer\t \n\x0bjagen".encode(), "Zwölf", "Boxkämpfer\njagen\n"),  # str.strip()
+]
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_cc_net_reading_equals_cc_nets_group_by_docs_and_parse_doc(gz):
+    data = _warc([_conversion(f"https://cc.test/{i}", block, f"<urn:uuid:00000000-0000-4000-8000-{i:012d}>")
+                  for i, (block, _, _) in enumerate(CC_NET_BLOCKS)], gz)
+    expected = [(f"https://cc.test/{i}", title, text) for i, (_, title, text) in enumerate(CC_NET_BLOCKS)]
+    assert _reference_wet(data, gz) == expected  # the hand-written expectations are cc_net's
+    assert _ours(data) == expected
+
+
+def test_cc_net_reading_skips_a_blank_page_and_keeps_the_other_metadata():
+    data = _warc([_conversion("https://cc.test/blank", b" \n\t\n", "<urn:uuid:00000000-0000-4000-8000-000000000001>"),
+                  _conversion("https://cc.test/page", b"T\nBody", "<urn:uuid:00000000-0000-4000-8000-000000000002>")])
+    docs, skipped, _ = split(read(data, "x.warc.wet.gz", cc_net=True))
+    assert [s.kind for s in skipped] == ["warcinfo", "no_text"]  # cc_net's raw_content "" fails any min_len
+    (doc,) = docs
+    assert doc.text == "Body\n" and doc.meta["title"] == "T"
+    assert doc.meta["refers_to"] == "urn:uuid:00000000-0000-4000-8000-000000000002"
+    assert doc.meta["warc_type"] == "conversion"
+
+
+def test_cc_net_reading_of_the_sample_crawl_equals_cc_nets():
+    paths = sorted((ROOT / "data" / "sample" / "cc").glob("*.warc.wet.gz"))
+    assert paths, "data/sample is missing: `make test` builds it (make sample)"
+    for path in paths:
+        data = path.read_bytes()
+        expected = _reference_wet(data)
+        assert len(expected) >= 280
+        assert _ours(data) == expected
+
+
+def test_cc_net_reading_refuses_warc_responses_with_what_to_do():
+    from pipeline.readers.warc_records import CcNetInputError
+
+    data = _warc([_response("http://a.test/1", _page("t", "text").encode(), [("Content-Type", "text/html")])])
+    with pytest.raises(CcNetInputError, match=r"WET.*cc\.line_dedup\.mode: normalized"):
+        read(data, "crawl.warc.gz", cc_net=True)
+    assert [d.url for d in split(read(data))[0]] == ["http://a.test/1"]  # mode normalized reads it
+
+
+def test_the_cc_net_parser_is_picklable_and_bound():
+    parse = pickle.loads(pickle.dumps(make_parser(source="cc", cc_net=True)))
+    data = _warc([_conversion("https://x.test/", b"Title\nhello", "<urn:uuid:00000000-0000-4000-8000-000000000009>")])
+    items = list(parse("x.wet.gz", io.BytesIO(data)))
+    assert [(d.text, d.meta["title"]) for d in items] == [("hello\n", "Title")]

@@ -36,7 +36,7 @@ def rejection_summary(rejected):
 
 # ------------------------------------------------------------- the chain
 
-def test_curate_cc_chains_dedup_and_lid(lid_model):
+def test_curate_cc_in_mode_normalized_chains_exact_and_line_dedup_and_lid(lid_model):
     footer = "Subscribe to our newsletter for weekly updates"
     en1 = ENGLISH + "\n" + footer
     en2 = "Our bakery sells fresh bread, cakes and pastries every day of the week.\n" + footer + " !"
@@ -44,8 +44,8 @@ def test_curate_cc_chains_dedup_and_lid(lid_model):
     docs = [cc("1", en1), cc("2", en1.upper()), cc("3", en2), cc("4", fr)]
     en1_out, en2_out = ENGLISH, "Our bakery sells fresh bread, cakes and pastries every day of the week."
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        result = p | beam.Create(docs) | CurateCC(CCSettings(line_dedup=LineDedupSettings(min_chars=50)),
-                                                  {"lid": {"path": lid_model}})  # no quality models: no such stages
+        settings = CCSettings(line_dedup=LineDedupSettings(mode="normalized", min_chars=50))
+        result = p | beam.Create(docs) | CurateCC(settings, {"lid": {"path": lid_model}})  # no quality models
         assert_that(result.kept | beam.Map(lambda d: (d.id, d.text, d.lang)),
                     equal_to([("cc/1", en1_out, "en"), ("cc/3", en2_out, "en")]), label="kept")
         assert_that(rejection_summary(result.rejected), equal_to([
@@ -53,6 +53,7 @@ def test_curate_cc_chains_dedup_and_lid(lid_model):
             ("cc/4", "lid", "lang"),
         ]), label="rejected")
         assert_that(result.stats, stats_equal([
+            (("cc", "line_dedup", "mode:normalized"), (1, 0)),
             (("cc", "exact_dedup", "in"), (4, b(en1, en1.upper(), en2, fr))),
             (("cc", "exact_dedup", "kept"), (3, b(en1, en2, fr))),
             (("cc", "exact_dedup", "dropped:duplicate_document"), (1, b(en1.upper()))),
@@ -67,6 +68,62 @@ def test_curate_cc_chains_dedup_and_lid(lid_model):
             (("cc", "lid", "lang_before:fr"), (1, b(FRENCH))),
             (("cc", "lid", "lang_after:en"), (2, b(en1_out, en2_out))),
         ]), label="stats")
+
+
+def test_curate_cc_in_mode_cc_net_chains_min_length_line_dedup_and_lid(lid_model):
+    footer = "Subscribe to our newsletter for weekly updates"
+    en1 = ENGLISH + "\n" + footer + "\n"  # as the cc_net reading leaves a WET page: a final empty line
+    en2 = "Our bakery sells fresh bread, cakes and pastries every day of the week.\n" + footer + "\n"
+    fr = FRENCH + "\n" + footer + "\n"
+    short = "Too short"
+    docs = [cc("1", en1), cc("2", en1.upper()), cc("3", en2), cc("4", fr), cc("5", short)]
+    en2_out = "Our bakery sells fresh bread, cakes and pastries every day of the week."
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        settings = CCSettings(line_dedup=LineDedupSettings(min_chars=50))  # mode cc_net: the default
+        result = p | beam.Create(docs) | CurateCC(settings, {"lid": {"path": lid_model}})
+        # 1 and 2 differ only in case: every line shared, both go. The footer and the final
+        # empty line are in every page.
+        assert_that(result.kept | beam.Map(lambda d: (d.id, d.text, d.lang)), equal_to([("cc/3", en2_out, "en")]),
+                    label="kept")
+        assert_that(rejection_summary(result.rejected), equal_to([
+            ("cc/1", "line_dedup", "empty"), ("cc/2", "line_dedup", "empty"),
+            ("cc/4", "lid", "lang"), ("cc/5", "min_length", "too_short"),
+        ]), label="rejected")
+        assert_that(result.stats | beam.Filter(lambda kv: kv[0][2] in ("in", "kept")), equal_to([
+            (("cc", "min_length", "in"), (5, b(en1, en1.upper(), en2, fr, short))),
+            (("cc", "min_length", "kept"), (4, b(en1, en1.upper(), en2, fr))),
+            (("cc", "line_dedup", "in"), (4, b(en1, en1.upper(), en2, fr))),
+            (("cc", "line_dedup", "kept"), (2, b(en2_out, FRENCH))),
+            (("cc", "lid", "in"), (2, b(en2_out, FRENCH))),
+            (("cc", "lid", "kept"), (1, b(en2_out))),
+        ]), label="stats")
+
+
+def test_the_stage_list_and_the_reader_follow_the_mode():
+    from pipeline.config import config_from
+    from pipeline.sources.cc import SOURCE
+
+    cc_net, normalized = config_from({}).cc, config_from({"cc": {"line_dedup": {"mode": "normalized"}}}).cc
+    assert SOURCE.stages(cc_net) == ("min_length", "line_dedup", "lid", "perplexity", "wikiref")
+    assert SOURCE.stages(normalized) == ("exact_dedup", "line_dedup", "lid", "perplexity", "wikiref")
+    assert SOURCE.parser(cc_net).keywords["cc_net"] is True
+    assert SOURCE.parser(normalized).keywords["cc_net"] is False
+
+
+def test_the_summary_names_the_modes_that_ran():
+    from pipeline.summary import assemble_stats, format_summary
+
+    rows = [
+        (("cc", "read", "documents"), (2, 20)),
+        (("cc", "min_length", "in"), (2, 20)), (("cc", "min_length", "kept"), (2, 20)),
+        (("cc", "line_dedup", "in"), (2, 20)), (("cc", "line_dedup", "kept"), (2, 20)),
+        (("cc", "line_dedup", "mode:cc_net"), (1, 0)),
+        (("cc", "perplexity", "in"), (2, 20)), (("cc", "perplexity", "kept"), (2, 20)),
+        (("cc", "perplexity", "scoring:cc_net"), (1, 0)),
+    ]
+    text = format_summary(assemble_stats(rows, {"cc": ["read", "min_length", "line_dedup", "perplexity"]}))
+    assert "mode cc_net: cc_net's deduplicate_two_pass" in text
+    assert "scoring cc_net: cc_net's SentencePiece.do + DocLM.do" in text
 
 
 # ---------------------------------------------------------------- the quality stages, from the cards
