@@ -10,6 +10,7 @@ SAMPLE := data/sample/MANIFEST.json
 DEMO_OUT ?= out/demo
 DEMO_RUN ?= $(DEMO_OUT)/train
 DEMO_STEPS ?= 600
+DEMO_CONFIG ?= configs/sample-modern.yaml
 PYTEST_ARGS ?=
 KENLM := .cache/kenlm/bin/lmplz
 
@@ -48,7 +49,7 @@ $(SAMPLE): $(STAMP) samples/*.py samples/SOURCES.json registries/*.py
 # The pipeline (models, curate, tokenizer, shards), then a tiny LLaMA trained on the
 # shards; its summary compares the validation loss with the unigram entropy.
 demo: setup sample
-	$(BIN)/python -m pipeline run --config configs/sample.yaml --output $(DEMO_OUT)
+	$(BIN)/python -m pipeline run --config $(DEMO_CONFIG) --output $(DEMO_OUT)
 	$(BIN)/python -m training_entry train --data $(DEMO_OUT)/shards --preset tiny \
 		--steps $(DEMO_STEPS) --out $(DEMO_RUN)
 	$(BIN)/python -m training_entry generate --checkpoint $(DEMO_RUN) \

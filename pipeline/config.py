@@ -115,15 +115,38 @@ def config_from(data: dict[str, Any], overrides: list[str] = ()) -> RunConfig:
     return load_section(run_config_type(), data)
 
 
+def read_yaml(path: str | Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A config file's data; `extends: other.yaml` (relative to the file) is read first and
+    this file's keys merged over it, section by section."""
+    path = Path(path)
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: `extends` loops back to it")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"cannot read config {path}: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: extends must be the path of another config file, got {base!r}")
+    return _merged(read_yaml(path.parent / base, (*seen, path.resolve())), data)
+
+
+def _merged(base: dict, over: dict) -> dict:
+    out = _deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = _deepcopy(value)
+    return out
+
+
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig:
-    data: dict = {}
-    if path is not None:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"cannot read config {path}: {e}") from e
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping")
+    data = read_yaml(path) if path is not None else {}
     try:
         config = config_from(data)
     except ConfigError as e:

@@ -164,3 +164,18 @@ def test_the_full_scale_template_loads():
     assert config.stackexchange.sites == "largest:28" and config.stackexchange.largest == 28
     assert config.c4.mode == "released"
     assert config.models.train.wikiref.positives == "urls"
+
+
+def test_a_config_extends_another_section_by_section(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("seed: 3\ncc:\n  lid: {languages: [en, de], threshold: 0.6}\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: base.yaml\ncc:\n  lid: {threshold: 0.7}\n")
+    config = load_config(child)
+    assert config.seed == 3 and config.cc.lid.languages == ("en", "de") and config.cc.lid.threshold == 0.7
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("extends: loop.yaml\n")
+    with pytest.raises(ConfigError, match="loops back"):
+        load_config(loop)
+    assert load_config("configs/sample-modern.yaml").inputs == load_config(SAMPLE).inputs
+    assert load_config("configs/llama-modern.yaml").tokenizer.vocab_size == 32000
