@@ -61,6 +61,17 @@ class _Common:
         for name, source in SOURCES.items():
             source.check_inputs(self.source(name), getattr(self.inputs, name))
 
+    def __post_init__(self):
+        cc = getattr(self, "cc", None)
+        ref = self.models.train.wikiref
+        wanted = cc is not None and cc.wikiref.enabled and getattr(self.inputs, "cc", ()) and not self.models.wikiref
+        if wanted and ref.positives == "urls" and not ref.reference_urls:
+            raise ConfigError(
+                "models.train.wikiref.reference_urls lists no file: the wikiref classifier learns from the "
+                "CommonCrawl pages Wikipedia cites, found through Wikipedia's externallinks dumps (give them "
+                "here), or set models.wikiref to a trained classifier, cc.wikiref.enabled: false, or for a dry "
+                "run models.train.wikiref.positives: wikipedia (article text stands in for cited pages)")
+
     def source(self, name: str):
         """The config section of source `name`."""
         return getattr(self, name)

@@ -24,7 +24,7 @@ from filters.wikiref import LABEL_CC, LABEL_WIKI, heldout_metrics, training_line
 from pipeline.models.cache import MODELS_VERSION, building, cached, card_path, digest, fingerprint, publish, write_card
 from pipeline.models.wikipedia_text import wikipedia_articles
 from pipeline.models.wikiref_examples import collect_cc_examples
-from pipeline.settings import as_plain, at_least, between, invalid
+from pipeline.settings import as_plain, at_least, between
 from shard_format import file_sha256
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 class WikiRefTraining:
     """Config `models.train.wikiref`: the fastText wiki-vs-cc classifier."""
 
-    positives: Literal["wikipedia", "urls"] = "wikipedia"  # "urls" in production, with reference_urls
+    # urls: CommonCrawl pages cited by Wikipedia (its externallinks dumps, in reference_urls),
+    # LLaMA-1's positives. wikipedia: article text stands in for them: dry runs only.
+    positives: Literal["wikipedia", "urls"] = "urls"
     reference_urls: tuple[str, ...] = ()
     max_per_class: int = at_least(20000, 2)
     heldout_fraction: float = between(0.2, 0, 1, low_open=True, high_open=True)
@@ -48,10 +50,6 @@ class WikiRefTraining:
     bucket: int = at_least(200_000, 1)
     min_count: int = at_least(1, 1)
     threads: int = at_least(1, 1)  # more threads train Hogwild-style: faster, not reproducible
-
-    def __post_init__(self):
-        if self.positives == "urls" and not self.reference_urls:
-            raise invalid("positives", "is urls but reference_urls lists no file")
 
     def fasttext_args(self, seed: int) -> dict:
         return {"epoch": self.epoch, "lr": self.lr, "wordNgrams": self.word_ngrams, "dim": self.dim,
@@ -120,7 +118,7 @@ def wikiref_model(config: dict, models_dir: Path, settings: WikiRefTraining, lid
             raise FileNotFoundError(f"wikiref model not found: {path} (models.wikiref)")
         return {"path": str(path.resolve()), "sha256": file_sha256(path), "bytes": path.stat().st_size,
                 "origin": f"config models.wikiref = {given} (used in place)", "labels": [LABEL_WIKI, LABEL_CC]}
-    if not config.inputs.cc:
+    if not config.inputs.cc or not config.cc.wikiref.enabled:
         return None
     if settings.positives == "wikipedia" and not config.inputs.wikipedia:
         log.warning("models: wikiref positives come from inputs.wikipedia, which is empty: no classifier "

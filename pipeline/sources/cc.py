@@ -58,9 +58,9 @@ def quality_stages(source: str, ppl: PerplexitySettings, ref: WikirefSettings,
         stages.append(("Perplexity", Perplexity(source, ppl, models)))
     else:
         log.warning("%s: no KenLM model: the perplexity stage is skipped", source)
-    if (cards.get("wikiref") or {}).get("path"):
+    if ref.enabled and (cards.get("wikiref") or {}).get("path"):
         stages.append(("WikiRef", WikiRef(source, ref, cards["wikiref"])))
-    else:
+    elif ref.enabled:
         log.warning("%s: no wikiref classifier: the wikiref stage is skipped", source)
     return stages
 
@@ -105,7 +105,7 @@ SOURCE = Source(
     parser=lambda cc: make_parser(main_content=cc.main_content, source=NAME, report_skipped=True,
                                   cc_net=cc.line_dedup.mode == "cc_net"),
     curate=CurateCC,
-    stages=lambda cc: (*dedup_stage_names(cc.line_dedup), LID, PERPLEXITY, WIKIREF),
+    stages=lambda cc: (*dedup_stage_names(cc.line_dedup), LID, PERPLEXITY, *([WIKIREF] if cc.wikiref.enabled else [])),
     llama=LlamaShare(0.670, 1.10, "3.3 TB"),
     summary_lines=_summary_lines,
 )

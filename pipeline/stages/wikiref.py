@@ -23,12 +23,16 @@ from pipeline.stats import StageResult, sum_pairs
 from pipeline.summary import text_bar
 
 WIKIREF = "wikiref"
+REFERENCE = 0.5  # P(wiki) at which a page is "classified as a reference"
 
 
 @dataclass(frozen=True, kw_only=True)
 class WikirefSettings:
-    """Config `cc.wikiref`: documents with P(wiki) below the threshold are dropped (RedPajama: 0.25)."""
+    """Config `cc.wikiref`. LLaMA-1 kept pages "classified as used as references in Wikipedia":
+    P(wiki) >= 0.5 is that classification; RedPajama kept P(wiki) >= 0.25, a looser cut that
+    keeps more pages, and so do we by default. The summary shows the kept share at both."""
 
+    enabled: bool = True  # false: no classifier is trained and the stage does not run
     threshold: float = between(0.25, 0, 1)
 
 
@@ -41,7 +45,7 @@ class WikiRef(beam.PTransform):
 
     def __init__(self, source: str, settings: WikirefSettings, model: ModelFile | Mapping | str | Path):
         super().__init__()
-        self._source = source
+        self._source, self._cuts = source, sorted({settings.threshold, REFERENCE})
         path, sha256 = model_file(model)
         self._filter = WikiRefFilter(path, settings.threshold)
         self._checksums = {"model_path": sha256} if sha256 else None
@@ -51,20 +55,34 @@ class WikiRef(beam.PTransform):
         # The filter writes the score on the document it is given; Beam forbids mutating inputs.
         copies = docs | "Copy" >> beam.Map(dataclasses.replace)
         result = copies | FilterStage(self._filter, source, self._checksums)
+        cuts = self._cuts
         scores = (
             (result.kept, result.rejected | "RejectedDocs" >> beam.Map(lambda r: r.doc))
             | "AllDocs" >> beam.Flatten()
-            | "ScoreBins" >> beam.Map(
-                lambda d: ((source, WIKIREF, f"score_bin:{score_bin(d.wikiref_score)}"), (1, d.nbytes)))
-            | "SumScoreBins" >> beam.CombinePerKey(sum_pairs)
+            | "ScoreRows" >> beam.FlatMap(lambda d: score_rows(source, d, cuts))
+            | "SumScoreRows" >> beam.CombinePerKey(sum_pairs)
         )
         stats = (result.stats, scores) | "AllStats" >> beam.Flatten()
         return StageResult(result.kept, result.rejected, stats)
 
 
+def score_rows(source: str, doc, cuts: list[float]):
+    """A scored document's rows: its P(wiki) bin, and "at_least:<t>" for each cut it reaches."""
+    yield (source, WIKIREF, f"score_bin:{score_bin(doc.wikiref_score)}"), (1, doc.nbytes)
+    for cut in cuts:
+        if doc.wikiref_score >= cut:
+            yield (source, WIKIREF, f"at_least:{cut:g}"), (1, doc.nbytes)
+
+
 def summary_lines(entry: dict, indent: str = " " * 15) -> list[str]:
-    """The P(wiki) histogram of this stage's stats.json entry, in bin order."""
+    """The kept share at RedPajama's cut and at "classified as a reference", then the P(wiki)
+    histogram of this stage's stats.json entry, in bin order."""
     lines = []
+    scored = entry.get("in", {}).get("documents", 0)
+    for cut, count in sorted((entry.get("at_least") or {}).items(), key=lambda kv: float(kv[0])):
+        name = "classified as a reference" if float(cut) == REFERENCE else "cc.wikiref.threshold"
+        share = 100 * count / scored if scored else 0.0
+        lines.append(f"{indent}P(wiki) >= {cut} ({name}): {count:,} of {scored:,} ({share:.1f}%)")
     hist = sorted((entry.get("score_bin") or {}).items())
     most = max((v for _, v in hist), default=0)
     if hist:

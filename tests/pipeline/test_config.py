@@ -67,7 +67,7 @@ def test_a_scalar_where_a_list_is_expected_is_a_one_element_list(override, key, 
     ("github.archive.max_ratio=0", "github.archive.max_ratio must be > 0"),
     ("tokenizer.vocab_size=100", "tokenizer.vocab_size must be an integer in [300, 65536]"),
     ("mixture.proportions.web=0.5", "mixture.proportions names an unknown source 'web'"),
-    ("models.train.wikiref.positives=urls", "models.train.wikiref.positives is urls but reference_urls lists no file"),
+    ("models.train.wikiref.positives=urls", "models.train.wikiref.reference_urls lists no file: the wikiref classifier"),
     ("seed=1.5", "seed must be an integer, got 1.5"),
     ("no_equals_sign", "expects dotted.key=value"),
 ])

@@ -244,8 +244,22 @@ def test_reference_urls_are_joined_against_the_crawl(wiki, tmp_path, fmt):
 ])
 def test_settings_are_validated(key, value, message):
     with pytest.raises(ConfigError) as error:
-        config_from({}, [f"models.train.{key}={value}"])
+        config_from({"inputs": {"cc": ["crawl/*.warc.wet.gz"]}}, [f"models.train.{key}={value}"])
     assert message in str(error.value)
+
+
+def test_the_default_positives_are_pages_wikipedia_cites_and_need_the_externallinks_dumps():
+    """Safe by default: the article-text stand-in is opt-in; without reference URLs a CC run stops."""
+    crawl = {"inputs": {"cc": ["crawl/*.warc.wet.gz"]}}
+    assert config_from({}).models.train.wikiref.positives == "urls"
+    with pytest.raises(ConfigError, match="reference_urls lists no file: .*externallinks"):
+        config_from(crawl)
+    # Each way out works: the dumps, a trained classifier, no wikiref stage, or the stand-in.
+    config_from(crawl, ["models.train.wikiref.reference_urls=[links.txt]"])
+    config_from(crawl, ["models.wikiref=classifier.bin"])
+    config_from(crawl, ["cc.wikiref.enabled=false"])
+    config_from(crawl, ["models.train.wikiref.positives=wikipedia"])
+    config_from({})  # no CommonCrawl input: no classifier needed
 
 
 # ---------------------------------------------------------------- lmplz on tiny data

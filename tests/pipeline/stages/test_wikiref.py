@@ -47,6 +47,9 @@ def test_wikiref_scores_drops_below_threshold_and_counts_score_bins(quality_mode
         (("cc", "wikiref", "kept"), (len(kept), nbytes(*kept))),
         (("cc", "wikiref", "dropped:wikiref"), (len(dropped), nbytes(*dropped))),
     ] + [(("cc", "wikiref", k), (len(v), nbytes(*v))) for k, v in bins.items()]
+    for cut in ("0.25", "0.5"):  # the threshold, and "classified as a reference"
+        reached = [d for d in docs if scores[d.id] >= float(cut)]
+        expected_stats.append((("cc", "wikiref", f"at_least:{cut}"), (len(reached), nbytes(*reached))))
     with BeamTestPipeline(runner="FnApiRunner") as p:
         result = p | beam.Create(docs) | WikiRef("cc", WikirefSettings(threshold=0.25), model_path)
         assert_that(result.kept | "K" >> beam.Map(lambda d: (d.id, d.wikiref_score)),
@@ -63,9 +66,12 @@ def test_summary_lines_show_the_score_histogram_in_bin_order():
     from pipeline.summary import assemble_stats
 
     rows = [(("cc", "wikiref", "in"), (4, 400)), (("cc", "wikiref", "kept"), (4, 400)),
-            (("cc", "wikiref", "score_bin:0.9"), (3, 300)), (("cc", "wikiref", "score_bin:0.2"), (1, 100))]
+            (("cc", "wikiref", "score_bin:0.9"), (3, 300)), (("cc", "wikiref", "score_bin:0.2"), (1, 100)),
+            (("cc", "wikiref", "at_least:0.25"), (3, 300)), (("cc", "wikiref", "at_least:0.5"), (3, 300))]
     entry = assemble_stats(rows)["sources"]["cc"]["wikiref"]
     assert [line.strip() for line in summary_lines(entry)] == [
+        "P(wiki) >= 0.25 (cc.wikiref.threshold): 3 of 4 (75.0%)",
+        "P(wiki) >= 0.5 (classified as a reference): 3 of 4 (75.0%)",
         "P(wiki) of every document scored:",
         "0.2-0.3       1 #######",
         "0.9-1.0       3 ####################",
