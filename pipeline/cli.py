@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("command", choices=["run", *STAGES], help="'run' runs every stage in order")
     parser.add_argument("--config", required=True, help="YAML run config (see configs/)")
-    parser.add_argument("--output", required=True, type=Path, help="output directory OUT")
+    parser.add_argument("--output", required=True,
+                        help="output directory OUT: a local path, or a URI such as gs://bucket/run or s3://bucket/run")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, value parsed as YAML (repeatable)")
     parser.add_argument("--force", action="store_true", help="rerun stages even if finished with this config")
@@ -65,14 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.driver import run_stage
     from pipeline.localize import ModelMismatchError
     from pipeline.preflight import PreflightError, check_inputs, check_output, split_beam_args
-    from pipeline.state import STATE_DIR, RunLock, StateError, remove_leftovers
+    from pipeline.runner import use_filesystem_options
+    from pipeline.state import RunLock, StateError, mark_ours, remove_leftovers
+    from pipeline.store import Store
 
     ours = {flag for action in parser._actions for flag in action.option_strings}
     stages = STAGES if args.command == "run" else [args.command]
+    out = Store(args.output)
     try:
         beam_args = split_beam_args(unknown, ours)
+        use_filesystem_options(beam_args)  # s3_endpoint_url, credentials: for the launcher's own reads too
         config = load_config(args.config, args.overrides)
-        check_output(str(args.output))
+        check_output(out)
         if {"models", "curate"} & set(stages):
             check_inputs(config)
     except ConfigError as e:
@@ -81,13 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     except PreflightError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    args.output.mkdir(parents=True, exist_ok=True)
+    if not out.remote:
+        Path(out.root).mkdir(parents=True, exist_ok=True)
+    command = " ".join(["python -m pipeline", *(argv if argv is not None else sys.argv[1:])])
     try:
-        with RunLock(args.output, " ".join(["python -m pipeline", *(argv if argv is not None else sys.argv[1:])])):
-            (args.output / STATE_DIR).mkdir(exist_ok=True)  # marks OUT as a pipeline output from the start
-            remove_leftovers(args.output)
+        with RunLock(out, command):
+            mark_ours(out, command)
+            remove_leftovers(out)
             for stage in stages:
-                run_stage(stage, config, args.output, beam_args, args.force)
+                run_stage(stage, config, out, beam_args, args.force)
     except (StateError, ModelMismatchError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

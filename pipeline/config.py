@@ -59,9 +59,11 @@ class _Common:
     def __post_init__(self):
         # Relations between a source's section and its inputs (e.g. c4.mode and inputs.c4).
         for name, source in SOURCES.items():
-            source.check_inputs(self.source(name), getattr(self.inputs, name))
+            if hasattr(self, name):
+                source.check_inputs(self.source(name), getattr(self.inputs, name))
+        self._check_wikiref_positives()
 
-    def __post_init__(self):
+    def _check_wikiref_positives(self):
         cc = getattr(self, "cc", None)
         ref = self.models.train.wikiref
         wanted = cc is not None and cc.wikiref.enabled and getattr(self.inputs, "cc", ()) and not self.models.wikiref

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
@@ -25,6 +24,7 @@ from pipeline.read import read_source
 from pipeline.settings import as_plain
 from pipeline.sources import CROSS_SOURCE, SOURCES
 from pipeline.stats import StageResult, SumStats
+from pipeline.store import Store
 from pipeline.summary import assemble_stats
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,8 @@ def _write_parquet(pcoll, to_row, schema, prefix: str, num_shards: int, label: s
     )
 
 
-def build_curate(p: beam.Pipeline, config, cards: dict, tmp: Path) -> list[str]:
-    """Add every source's stages to `p`, writing under `tmp`; returns the sources built."""
+def build_curate(p: beam.Pipeline, config, cards: dict, tmp: Store) -> list[str]:
+    """Add every source's stages to `p`, writing under `tmp` (a staging place in OUT); returns the sources built."""
     built = config.active_sources()
     if not built:
         raise ValueError("no source has inputs; set inputs.<source> in the config")
@@ -70,35 +70,35 @@ def build_curate(p: beam.Pipeline, config, cards: dict, tmp: Path) -> list[str]:
     num_shards = config.output.num_shards
     for name, result in results.items():
         _write_parquet(result.kept, document_to_row, DOCUMENT_SCHEMA,
-                       str(tmp / "curated" / name / "part"), num_shards, f"Curated_{name}")
+                       tmp.path(f"curated/{name}/part"), num_shards, f"Curated_{name}")
         _write_parquet(result.rejected, rejection_to_row, REJECTED_SCHEMA,
-                       str(tmp / "rejected" / name / "part"), num_shards, f"Rejected_{name}")
+                       tmp.path(f"rejected/{name}/part"), num_shards, f"Rejected_{name}")
         stats.append(result.stats)
     (
         tuple(stats)
         | "SumStats" >> SumStats()
         | "StatsJson" >> beam.Map(lambda kv: json.dumps([list(kv[0]), list(kv[1])]))
-        | "WriteStats" >> beam.io.WriteToText(str(tmp / "stats-rows"), file_name_suffix=".jsonl",
+        | "WriteStats" >> beam.io.WriteToText(tmp.path("stats-rows"), file_name_suffix=".jsonl",
                                               shard_name_template="", num_shards=1)
     )
     return built
 
 
-def read_stat_rows(path: Path):
-    for line in path.read_text().splitlines():
+def read_stat_rows(text: str):
+    for line in text.splitlines():
         if line.strip():
             key, value = json.loads(line)
             yield tuple(key), tuple(value)
 
 
-def run_curate(config, cards: dict, tmp: Path, options) -> dict[str, Any]:
+def run_curate(config, cards: dict, tmp: Store, options) -> dict[str, Any]:
     start = time.perf_counter()
     with beam.Pipeline(options=options) as p:
         built = build_curate(p, config, cards, tmp)
     elapsed = time.perf_counter() - start
     sampled = as_plain(config.sample) if config.sample.active else None
-    stats = assemble_stats(read_stat_rows(tmp / "stats-rows.jsonl"), stage_order(config), sampled)
+    stats = assemble_stats(read_stat_rows(tmp.read_text("stats-rows.jsonl")), stage_order(config), sampled)
     stats["sources_built"] = built
     stats["seconds"] = round(elapsed, 2)
-    (tmp / "stats-rows.jsonl").unlink()
+    tmp.delete("stats-rows.jsonl")
     return stats

@@ -17,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.outputs import publish, staging_dir, write_json_atomic, write_run_json
+from pipeline.outputs import publish, staging, write_run_json
 from pipeline.state import forget, is_done, record_done, require_done, stage_record
+from pipeline.store import Store
 from shard_format import faults
 
 log = logging.getLogger("pipeline")
@@ -51,7 +52,7 @@ def _sections(stage: str, config) -> dict[str, Any]:
     return section_digest(config, list(stage_sections(stage)))
 
 
-def stage_key(stage: str, config, out: Path) -> str:
+def stage_key(stage: str, config, out: Store) -> str:
     """The key a finished stage is recorded under: its config sections and its upstream stages' keys."""
     _, upstream = STAGE_INPUTS[stage]
     return hashlib.sha256(json.dumps({
@@ -60,42 +61,44 @@ def stage_key(stage: str, config, out: Path) -> str:
     }, sort_keys=True).encode()).hexdigest()
 
 
-def _upstream(stage: str, config, out: Path) -> dict[str, dict]:
+def _upstream(stage: str, config, out: Store) -> dict[str, dict]:
     """The records of the stages `stage` reads, each finished for this config (else StateError)."""
     _, upstream = STAGE_INPUTS[stage]
     return {name: require_done(out, name, stage_key(name, config, out), _sections(name, config), needed_by=stage)
             for name in upstream}
 
 
-def _relative(out: Path, root: Path) -> list[str]:
-    return sorted(str(p.relative_to(out)) for p in root.rglob("*") if p.is_file())
-
-
 # ---------------------------------------------------------------- one function a stage
 
-def _models(config, out: Path, tmp: Path, options, upstream: dict) -> dict:
+def _models(config, out: Store, tmp: Store, options, upstream: dict) -> dict:
     from pipeline.models.stage import run_models
 
-    cards = run_models(config, out, options)
+    if out.remote:  # the models are trained on local disk (lmplz, fastText write local files)
+        with tempfile.TemporaryDirectory(prefix="llama-data-models-") as local:
+            out.download_tree("models", Path(local) / "models")  # trained models are reused, as locally
+            cards = run_models(config, Path(local), options)
+            out.upload_tree(Path(local) / "models", "models")
+    else:
+        cards = run_models(config, Path(out.root), options)
     write_run_json(out, config, cards, ["models"])
-    return {"cards": "models/cards.json", "files": _relative(out, out / "models")}
+    return {"cards": "models/cards.json", "files": out.list("models")}
 
 
-def _curate(config, out: Path, tmp: Path, options, upstream: dict) -> dict:
+def _curate(config, out: Store, tmp: Store, options, upstream: dict) -> dict:
     from pipeline.curate import run_curate
     from pipeline.models.stage import load_cards
 
     cards = load_cards(out, upstream["models"], verify=True)
     stats = run_curate(config, cards, tmp, options)
-    write_json_atomic(tmp / "stats.json", stats)
+    tmp.write_json("stats.json", stats)
     built = stats["sources_built"]
     faults.point("stage:running:curate")
-    publish(tmp, out, [f"curated/{s}" for s in built] + [f"rejected/{s}" for s in built] + ["stats.json"],
+    publish(out, tmp, [f"curated/{s}" for s in built] + [f"rejected/{s}" for s in built] + ["stats.json"],
             label="curate")
     write_run_json(out, config, cards, ["curate"])
     return {
-        "curated": {s: _relative(out, out / "curated" / s) for s in built},
-        "rejected": {s: _relative(out, out / "rejected" / s) for s in built},
+        "curated": {s: out.list(f"curated/{s}") for s in built},
+        "rejected": {s: out.list(f"rejected/{s}") for s in built},
         "stats": "stats.json",
         "documents": {s: stats["sources"][s][_last_counted(stats["sources"][s])]["kept"]["documents"] for s in built},
     }
@@ -105,64 +108,65 @@ def _last_counted(stages: dict) -> str:
     return [name for name, entry in stages.items() if "in" in entry][-1]
 
 
-def curated_files(out: Path, curate_record: dict) -> dict[str, list[Path]]:
+def curated_files(out: Store, curate_record: dict) -> dict[str, list[str]]:
     """The curated Parquet files the finished curate stage lists, per source in canonical order."""
-    return {source: [out / f for f in files] for source, files in curate_record["outputs"]["curated"].items()}
+    return {source: [out.path(f) for f in files] for source, files in curate_record["outputs"]["curated"].items()}
 
 
-def _tokenizer(config, out: Path, tmp: Path, options, upstream: dict) -> dict:
+def _tokenizer(config, out: Store, tmp: Store, options, upstream: dict) -> dict:
     from pipeline.models.stage import load_cards
     from pipeline.tokenizer_stage import run_tokenizer_stage
 
     run_tokenizer_stage(config, curated_files(out, upstream["curate"]), tmp)
     faults.point("stage:running:tokenizer")
-    publish(tmp, out, ["tokenizer"], label="tokenizer")
+    publish(out, tmp, ["tokenizer"], label="tokenizer")
     write_run_json(out, config, load_cards(out), ["tokenizer"])
-    return {"tokenizer": _relative(out, out / "tokenizer")}
+    return {"tokenizer": out.list("tokenizer")}
 
 
-def _shards(config, out: Path, tmp: Path, options, upstream: dict) -> dict:
+def _shards(config, out: Store, tmp: Store, options, upstream: dict) -> dict:
     from pipeline.models.stage import load_cards
     from pipeline.shards import run_shards_stage
     from tokenizer_training import MODEL_FILE
 
-    model = out / "tokenizer" / MODEL_FILE
-    if f"tokenizer/{MODEL_FILE}" not in upstream["tokenizer"]["outputs"]["tokenizer"]:
-        raise FileNotFoundError(f"{model} is not in the tokenizer stage's record: rerun `python -m pipeline tokenizer`")
-    run_shards_stage(config, curated_files(out, upstream["curate"]), model, tmp, options)
+    model = f"tokenizer/{MODEL_FILE}"
+    if model not in upstream["tokenizer"]["outputs"]["tokenizer"]:
+        raise FileNotFoundError(f"{out.path(model)} is not in the tokenizer stage's record: "
+                                f"rerun `python -m pipeline tokenizer`")
+    run_shards_stage(config, curated_files(out, upstream["curate"]), out.path(model), tmp, options)
     faults.point("stage:running:shards")
-    publish(tmp, out, ["shards"], label="shards")
+    publish(out, tmp, ["shards"], label="shards")
     write_run_json(out, config, load_cards(out), ["shards"])
-    return {"shards": _relative(out, out / "shards"), "manifest": "shards/manifest.json"}
+    return {"shards": out.list("shards"), "manifest": "shards/manifest.json"}
 
 
 RUNNERS = {"models": _models, "curate": _curate, "tokenizer": _tokenizer, "shards": _shards}
 
 
-def stored_summary(stage: str, out: Path) -> str:
+def stored_summary(stage: str, out: Store) -> str:
     """A finished stage's summary, from what it wrote (so a rerun that skips it shows the same)."""
     outputs = stage_record(out, stage)["outputs"]
     if stage == "models":
         from pipeline.models.cards import format_cards
 
-        return "\n".join(["models:", *format_cards(json.loads((out / outputs["cards"]).read_text()))])
+        return "\n".join(["models:", *format_cards(out.read_json(outputs["cards"]))])
     if stage == "curate":
         from pipeline.summary import format_summary
 
-        return format_summary(json.loads((out / outputs["stats"]).read_text()))
+        return format_summary(out.read_json(outputs["stats"]))
     if stage == "tokenizer":
         from pipeline.tokenizer_stage import format_tokenizer_summary
         from tokenizer_training import CARD_FILE
 
-        return format_tokenizer_summary(json.loads((out / "tokenizer" / CARD_FILE).read_text()))
+        return format_tokenizer_summary(out.read_json(f"tokenizer/{CARD_FILE}"))
     if stage == "shards":
         from pipeline.mix import format_mixture_table
 
-        return format_mixture_table(json.loads((out / outputs["manifest"]).read_text()))
+        return format_mixture_table(out.read_json(outputs["manifest"]))
     raise ValueError(f"unknown stage {stage!r}")
 
 
-def _finished(stage: str, key: str, out: Path) -> bool:
+def _finished(stage: str, key: str, out: Store) -> bool:
     """Finished with this key, from upstream records that are still the ones it consumed."""
     if not is_done(out, stage, key):
         return False
@@ -170,7 +174,7 @@ def _finished(stage: str, key: str, out: Path) -> bool:
     return all((stage_record(out, name) or {}).get("key") == used for name, used in consumed.items())
 
 
-def run_stage(stage: str, config, out: Path, beam_args: list[str], force: bool) -> None:
+def run_stage(stage: str, config, out: Store, beam_args: list[str], force: bool) -> None:
     from pipeline.runner import make_options
 
     key = stage_key(stage, config, out)
@@ -181,7 +185,7 @@ def run_stage(stage: str, config, out: Path, beam_args: list[str], force: bool) 
     upstream = _upstream(stage, config, out)
     start = time.perf_counter()
     forget(out, stage)  # from here on its outputs change: not finished until the record is written again
-    tmp = staging_dir(out, stage)
+    tmp = staging(out, stage)
     try:
         outputs = RUNNERS[stage](config, out, tmp, make_options(beam_args), upstream)
         faults.point(f"stage:before_record:{stage}")
@@ -189,6 +193,6 @@ def run_stage(stage: str, config, out: Path, beam_args: list[str], force: bool) 
                     upstream={name: record["key"] for name, record in upstream.items()},
                     outputs=outputs, seconds=round(time.perf_counter() - start, 2))
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        out.delete_tree(tmp.root[len(out.root) + 1:])
     print(stored_summary(stage, out), flush=True)
     log.info("%s: done in %.1fs", stage, time.perf_counter() - start)

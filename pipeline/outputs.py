@@ -1,4 +1,4 @@
-"""Output directory bookkeeping: atomic publication, stage completion, run.json."""
+"""Publishing a stage's outputs into OUT, and run.json."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pipeline.store import Store
 from shard_format import atomic_write, faults
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,9 +26,14 @@ def fresh_dir(path: Path) -> Path:
     return path
 
 
-def staging_dir(out: Path, stage: str) -> Path:
-    """A fresh temporary directory inside OUT (same filesystem, so rename is atomic)."""
-    return fresh_dir(out / f".tmp-{stage}-{os.getpid()}")
+def staging(out: Store, stage: str) -> Store:
+    """A fresh staging place inside OUT (on a local disk: the same filesystem, so renames are atomic)."""
+    tmp = out.sub(f".tmp-{stage}-{os.getpid()}")
+    if out.remote:
+        tmp.delete_tree("")
+    else:
+        fresh_dir(Path(tmp.root))
+    return tmp
 
 
 def replace_dir(src: Path, dst: Path) -> None:
@@ -43,13 +49,14 @@ def replace_dir(src: Path, dst: Path) -> None:
         src.rename(dst)
 
 
-def publish(tmp: Path, out: Path, names: list[str], label: str = "") -> None:
-    """Move each finished output from the staging dir into OUT, replacing old ones.
+def publish(out: Store, tmp: Store, names: list[str], label: str = "") -> None:
+    """Move each finished output from the staging place into OUT, replacing old ones.
 
     Not atomic as a whole: the stage's completion record, written after, says when it is."""
+    prefix = tmp.root[len(out.root) + 1:]
     for i, name in enumerate(names):
-        if (tmp / name).exists():
-            replace_dir(tmp / name, out / name)
+        if tmp.exists(name):
+            out.move_tree(f"{prefix}/{name}", name)
         if i == 0:
             faults.point(f"stage:publishing:{label}")  # one output moved, the others (if any) not
 
@@ -78,11 +85,11 @@ def write_json_atomic(path: Path, data: Any) -> None:
         f.write(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
 
 
-def write_run_json(out: Path, config, models: dict[str, Any], stages: list[str]) -> None:
+def write_run_json(out: Store, config, models: dict[str, Any], stages: list[str]) -> None:
     from pipeline.settings import as_plain
 
-    previous = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
-    write_json_atomic(out / "run.json", {
+    previous = out.read_json("run.json") if out.is_file("run.json") else {}
+    out.write_json("run.json", {
         "config": as_plain(config),
         "code_version": code_version(),
         "libraries": library_versions(),

@@ -19,7 +19,8 @@ import importlib
 import os
 from pathlib import Path
 
-from pipeline.state import LOCK, STATE_DIR
+from pipeline.state import STATE_DIR, is_ours
+from pipeline.store import Store
 
 # Runner modules that register option classes of their own when imported.
 _OPTION_MODULES = (
@@ -34,16 +35,16 @@ class PreflightError(ValueError):
     """A bad path or flag, found before any work."""
 
 
-def check_output(out: str) -> None:
+def check_output(out: Store) -> None:
     """OUT is new, empty, or an earlier run's: never a folder of someone else's files we would mix into."""
-    if "://" in out or not Path(out).exists():
-        return
-    path = Path(out)
-    if not path.is_dir():
-        raise PreflightError(f"--output {out} is a file; give a directory (it is created if missing)")
-    ours = (path / STATE_DIR).is_dir() or (path / LOCK).exists()
-    if not ours and any(path.iterdir()):
-        raise PreflightError(f"--output {out} is a directory with files that are not a pipeline output "
+    if not out.remote and Path(out.root).exists() and not Path(out.root).is_dir():
+        raise PreflightError(f"--output {out.root} is a file; give a directory (it is created if missing)")
+    try:
+        foreign = not is_ours(out) and out.exists() and bool(out.list())
+    except Exception as e:  # a bucket we cannot list: say which
+        raise PreflightError(f"--output {out.root}: cannot list it: {e}") from None
+    if foreign:
+        raise PreflightError(f"--output {out.root} holds files that are not a pipeline output "
                              f"(no {STATE_DIR}/); choose a new or empty directory")
 
 

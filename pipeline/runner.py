@@ -62,3 +62,11 @@ def make_options(beam_args: list[str]) -> PipelineOptions:
         log.info("staging %s for remote workers", sdist.name)
     # Models and config objects are pickled into DoFns; save_main_session is not needed.
     return options
+
+
+def use_filesystem_options(beam_args: list[str]) -> None:
+    """Beam's filesystems configured from the run's flags (an S3 endpoint, credentials), so the
+    launcher's own reads and writes of OUT reach the same storage as the workers'."""
+    from apache_beam.io.filesystems import FileSystems
+
+    FileSystems.set_options(PipelineOptions(beam_args))

@@ -14,8 +14,10 @@ The counts the manifest reports come out of the same pipeline as JSON lines.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,8 +30,11 @@ from apache_beam.metrics import Metrics
 from pipeline.mix import MixtureSettings, ShardsSettings, copies, is_validation, plan_mixture, shard_key
 from pipeline.settings import as_plain
 from pipeline.sources import SOURCES
+from pipeline.store import Store, read_all
 from pipeline.stats import sum_pairs
-from shard_format import TOKEN_DTYPE, file_sha256, read_manifest, shard_entry, write_manifest, write_shard
+from shard_format import (
+    HEADER_SIZE, MANIFEST_NAME, TOKEN_DTYPE, ShardFormatError, manifest_bytes, read_manifest, shard_entry, write_shard,
+)
 from tokenizer_training import BOS_ID, EOS_ID
 
 log = logging.getLogger(__name__)
@@ -85,10 +90,20 @@ class _WriteShard(beam.DoFn):
     def process(self, group):
         index, values = group
         docs = sorted(v for v in values if v is not None)  # by key; equal keys (never in practice) by tokens
-        path = Path(self._dir) / f"{self._split}-{index:05d}.bin"
+        name = f"{self._split}-{index:05d}.bin"
+        target = Store(self._dir)
+        if target.remote:  # written on the worker's disk, then uploaded whole
+            with tempfile.TemporaryDirectory(prefix="llama-data-shard-") as local:
+                entry = self._write(Path(local) / name, docs)
+                target.upload(Path(local) / name, name)
+        else:
+            entry = self._write(Path(target.path(name)), docs)
+        yield json.dumps(["shard", self._split, {**entry, "documents": len(docs)}])
+
+    def _write(self, path: Path, docs) -> dict:
         write_shard(path, (np.frombuffer(tokens, dtype=TOKEN_DTYPE) for _, tokens in docs),
                     vocab_size=self._vocab, tokenizer_sha256=self._sha)
-        yield json.dumps(["shard", self._split, {**shard_entry(path), "documents": len(docs)}])
+        return shard_entry(path)
 
 
 class WriteShards(beam.PTransform):
@@ -243,29 +258,46 @@ def assemble_manifest(lines: list[list], *, tokenizer_sha256: str, vocab_size: i
     }
 
 
-def run_shards_stage(config, files: dict[str, list[Path]], model_path: Path, tmp: Path, options) -> dict[str, Any]:
-    """Tokenize and mix the curate stage's files with the tokenizer into `tmp/shards`; returns the manifest."""
+def run_shards_stage(config, files: dict[str, list[str]], model_path: str, tmp: Store, options) -> dict[str, Any]:
+    """Tokenize and mix the curate stage's files with the tokenizer into `shards/` of `tmp`; returns the manifest."""
     mixture, shards, seed = config.mixture, config.shards, config.seed
     inputs = [str(f) for paths in files.values() for f in paths]
     import sentencepiece as spm
 
-    model_proto = model_path.read_bytes()
+    model_proto = read_all(model_path)
     vocab_size = spm.SentencePieceProcessor(model_proto=model_proto).get_piece_size()
-    sha = file_sha256(model_path)
+    sha = hashlib.sha256(model_proto).hexdigest()
 
-    shard_dir = tmp / "shards"
-    shard_dir.mkdir()
+    if not tmp.remote:
+        Path(tmp.path("shards")).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with beam.Pipeline(options=options) as p:
-        build_shards(p, inputs, shard_dir, str(tmp / "results"), model_proto=model_proto, vocab_size=vocab_size,
-                     tokenizer_sha256=bytes.fromhex(sha), seed=seed, mixture=mixture, shards=shards)
-    lines = [json.loads(line) for line in (tmp / "results.jsonl").read_text().splitlines() if line.strip()]
+        build_shards(p, inputs, tmp.path("shards"), tmp.path("results"), model_proto=model_proto,
+                     vocab_size=vocab_size, tokenizer_sha256=bytes.fromhex(sha), seed=seed, mixture=mixture,
+                     shards=shards)
+    lines = [json.loads(line) for line in tmp.read_text("results.jsonl").splitlines() if line.strip()]
+    tmp.delete("results.jsonl")
     manifest = assemble_manifest(lines, tokenizer_sha256=sha, vocab_size=vocab_size, seed=seed,
                                  mixture=mixture, shards=shards)
-    write_manifest(shard_dir, manifest)
-    read_manifest(shard_dir)  # the trainer's own check: every shard's header against the manifest
+    tmp.write_bytes(f"shards/{MANIFEST_NAME}", manifest_bytes(manifest))
+    check_written(tmp, manifest)
     if manifest["mixture"]["note"]:
         log.warning("mixture: %s", manifest["mixture"]["note"])
     log.info("shards: %d shards written in %.1fs", sum(len(v) for v in manifest["shards"].values()),
              time.perf_counter() - start)
     return manifest
+
+
+def check_written(tmp: Store, manifest: dict) -> None:
+    """The trainer's own check of what was written: locally every shard's header against the
+    manifest (read_manifest); on an object store, every listed shard's size."""
+    if not tmp.remote:
+        read_manifest(tmp.path("shards"))
+        return
+    sizes = {Path(f).name: size for f, size in tmp.sizes("shards").items()}
+    for entries in manifest["shards"].values():
+        for entry in entries:
+            want = HEADER_SIZE + TOKEN_DTYPE.itemsize * entry["tokens"]
+            if sizes.get(entry["file"]) != want:
+                raise ShardFormatError(f"{tmp.path('shards/' + entry['file'])}: {sizes.get(entry['file'])} bytes, "
+                                       f"expected {want} from the manifest")

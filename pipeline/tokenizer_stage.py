@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -29,6 +30,7 @@ import pyarrow.parquet as pq
 
 from pipeline.mix import copies, hash64, is_validation, plan_mixture
 from pipeline.settings import at_least
+from pipeline.store import Store, open_anywhere
 from tokenizer_training import MODEL_FILE, TokenizerSpec, bytes_per_token, load, problems, train_tokenizer, write_card
 
 log = logging.getLogger(__name__)
@@ -48,8 +50,8 @@ class TokenizerSettings(TokenizerSpec):
         return TokenizerSpec(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TokenizerSpec)})
 
 
-def _batches(path: Path, columns: list[str]):
-    with pq.ParquetFile(path) as f:
+def _batches(path: str | Path, columns: list[str]):
+    with open_anywhere(str(path)) as raw, pq.ParquetFile(raw) as f:
         yield from f.iter_batches(batch_size=1024, columns=columns)
 
 
@@ -189,11 +191,15 @@ def train_on_curated(config, files: dict[str, list[Path]], dest: Path, workdir: 
     return card
 
 
-def run_tokenizer_stage(config, files: dict[str, list[Path]], tmp: Path) -> dict[str, Any]:
-    """Sample the curate stage's files by the mixture and train into `tmp/tokenizer`; returns the card.
+def run_tokenizer_stage(config, files: dict[str, list[str]], tmp: Store) -> dict[str, Any]:
+    """Sample the curate stage's files by the mixture and train into `tokenizer/` of `tmp`; returns the card.
 
-    Plain Python: SentencePiece trains in one process anyway (see the module docstring)."""
-    return train_on_curated(config, files, tmp / "tokenizer", tmp / "sample-buckets")
+    Plain Python: SentencePiece trains in one process anyway (see the module docstring),
+    on the local disk; the model is then written to OUT's staging place."""
+    with tempfile.TemporaryDirectory(prefix="llama-data-tokenizer-") as local:
+        card = train_on_curated(config, files, Path(local) / "tokenizer", Path(local) / "sample-buckets")
+        tmp.upload_tree(Path(local) / "tokenizer", "tokenizer")
+    return card
 
 
 def format_tokenizer_summary(card: dict[str, Any]) -> str:

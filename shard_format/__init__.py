@@ -247,14 +247,18 @@ def validate_manifest(manifest: Mapping, *, where: str = MANIFEST_NAME) -> None:
             _check_hex_sha256(entry["sha256"], f"{label}: sha256")
 
 
+def manifest_bytes(manifest: Mapping, *, where: str = MANIFEST_NAME) -> bytes:
+    """A validated manifest as the bytes of ``manifest.json``."""
+    validate_manifest(manifest, where=where)
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
 def write_manifest(directory: str | os.PathLike, manifest: Mapping) -> Path:
     """Validate and write ``directory/manifest.json`` atomically; returns its path."""
-    directory = Path(directory)
-    validate_manifest(manifest, where=str(directory / MANIFEST_NAME))
-    target = directory / MANIFEST_NAME
-    with atomic_write(target, "w") as f:
-        json.dump(manifest, f, indent=2, sort_keys=True)
-        f.write("\n")
+    target = Path(directory) / MANIFEST_NAME
+    data = manifest_bytes(manifest, where=str(target))
+    with atomic_write(target) as f:
+        f.write(data)
     return target
 
 

@@ -15,7 +15,6 @@ Trained models are cached under OUT/models by a digest of their inputs and setti
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from pipeline.models.perplexity import PerplexityTraining, perplexity_models
 from pipeline.models.wikiref import WikiRefTraining, wikiref_model
 from pipeline.outputs import write_json_atomic
 from pipeline.settings import section
+from pipeline.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +79,16 @@ def run_models(config, out: Path, options=None) -> dict[str, Any]:
     return cards
 
 
-def load_cards(out: Path, record: dict | None = None, *, verify: bool = False) -> dict[str, Any]:
-    """OUT/models/cards.json with every model path made usable: relative ones resolved against OUT.
+def load_cards(out: Store, record: dict | None = None, *, verify: bool = False) -> dict[str, Any]:
+    """OUT/models/cards.json with every model path made usable: relative ones resolved against OUT
+    (a path, or a URI that workers copy to their local disk).
 
     With `verify`, every local model file is checked against its recorded sha256 here,
     on the launcher, before any work (workers check again when they load it)."""
-    path = out / (record["outputs"]["cards"] if record else f"models/{CARDS}")
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `python -m pipeline models` first (or `run`)")
-    cards = resolve_cards(json.loads(path.read_text()), out)
+    rel = record["outputs"]["cards"] if record else f"models/{CARDS}"
+    if not out.is_file(rel):
+        raise FileNotFoundError(f"{out.path(rel)} is missing: run `python -m pipeline models` first (or `run`)")
+    cards = resolve_cards(out.read_json(rel), out)
     if verify:
         for model in _model_files(cards):
             if is_local(model.path):
@@ -102,12 +103,13 @@ def _model_files(node) -> list[ModelFile]:
     return []
 
 
-def resolve_cards(node, out: Path):
+def resolve_cards(node, out: Store | Path):
     """Cards with each model path relative to OUT made a path under `out` (absolute paths and URIs stay)."""
+    out = out if isinstance(out, Store) else Store(out)
     if isinstance(node, dict):
         resolved = {k: resolve_cards(v, out) for k, v in node.items()}
         path = node.get("path")
         if isinstance(path, str) and "://" not in path and not Path(path).is_absolute():
-            resolved["path"] = str(out / path)
+            resolved["path"] = out.path(path)
         return resolved
     return node

@@ -22,6 +22,7 @@ from pipeline.parquet import DOCUMENT_SCHEMA, document_to_row
 from pipeline.runner import make_options
 from pipeline.shards import run_shards_stage
 from pipeline.tokenizer_stage import run_tokenizer_stage
+from pipeline.store import Store
 from shard_format import HEADER_SIZE, MAGIC, ShardFormatError, open_shard, read_manifest
 from tokenizer_training import load
 
@@ -77,7 +78,7 @@ def base(tmp_path_factory, docs):
     """OUT with curated/ and a 500-piece tokenizer/, copied for each run below."""
     out = tmp_path_factory.mktemp("base")
     write_curated(out, docs)
-    run_tokenizer_stage(config(), curated(out), out)
+    run_tokenizer_stage(config(), curated(out), Store(out))
     return out
 
 
@@ -88,7 +89,7 @@ def curated(out: Path) -> dict[str, list[Path]]:
 
 def shards_of(cfg, out: Path, options) -> dict:
     """The shards stage on OUT's curated files and tokenizer, writing OUT/shards; returns the manifest."""
-    return run_shards_stage(cfg, curated(out), out / "tokenizer" / "tokenizer.model", out, options)
+    return run_shards_stage(cfg, curated(out), str(out / "tokenizer" / "tokenizer.model"), Store(out), options)
 
 
 def copy_of(base: Path, dest: Path) -> Path:
@@ -260,4 +261,4 @@ def test_without_a_finished_tokenizer_stage_the_stage_refuses(tmp_path, docs):
 
     write_curated(tmp_path, docs)
     with pytest.raises(StateError, match="the tokenizer stage has not finished .*run `python -m pipeline tokenizer`"):
-        run_stage("shards", config(), tmp_path, [], force=False)
+        run_stage("shards", config(), Store(tmp_path), [], force=False)

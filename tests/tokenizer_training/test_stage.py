@@ -11,6 +11,7 @@ import pytest
 from pipeline.config import config_from
 from pipeline.mix import is_validation
 from pipeline.tokenizer_stage import format_tokenizer_summary, run_tokenizer_stage, sample_for_tokenizer
+from pipeline.store import Store
 from tokenizer_training import load
 
 from .conftest import code_pieces, docstring_pieces, licence_paragraphs, write_curated
@@ -98,7 +99,7 @@ def test_training_does_not_depend_on_how_curation_split_the_files(out, tmp_path)
         docs = list(docs)
         random.Random(1).shuffle(docs)
         write_curated(other, source, docs, n_files=3)
-    cards = [run_tokenizer_stage(config(), curated_files(o), tmp_path / o.name) for o in (out, other)]
+    cards = [run_tokenizer_stage(config(), curated_files(o), Store(tmp_path / o.name)) for o in (out, other)]
     assert cards[0]["training_data"]["sha256"] == cards[1]["training_data"]["sha256"]
     assert cards[0]["model_sha256"] == cards[1]["model_sha256"]
     models = [(tmp_path / o.name / "tokenizer" / "tokenizer.model").read_bytes() for o in (out, other)]
@@ -106,7 +107,7 @@ def test_training_does_not_depend_on_how_curation_split_the_files(out, tmp_path)
 
 
 def test_stage_output_card_and_held_out_compression(out, tmp_path):
-    card = run_tokenizer_stage(config(), curated_files(out), tmp_path)
+    card = run_tokenizer_stage(config(), curated_files(out), Store(tmp_path))
     written = tmp_path / "tokenizer"
     assert sorted(p.name for p in written.iterdir()) == ["tokenizer.json", "tokenizer.model", "tokenizer.vocab"]
     assert json.loads((written / "tokenizer.json").read_text()) == card
@@ -127,4 +128,4 @@ def test_without_a_finished_curate_stage_the_stage_refuses(tmp_path):
     from pipeline.state import StateError
 
     with pytest.raises(StateError, match="the curate stage has not finished .*run `python -m pipeline curate`"):
-        run_stage("tokenizer", config(), tmp_path, [], force=False)
+        run_stage("tokenizer", config(), Store(tmp_path), [], force=False)

@@ -30,6 +30,7 @@ from pipeline.config import ConfigError, config_from
 from pipeline.curate import curate_source
 from pipeline.readers.base import Malformed
 from pipeline.readers.jsonl import parse_c4_json
+from pipeline.store import Store
 from tests.pipeline.beam_checks import b, check_balanced, stats_equal
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -271,7 +272,7 @@ def test_released_mode_writes_c4_unchanged(sample, tmp_path):
     texts = sorted((r["url"], r["text"]) for r in raw)
     nbytes = sum(len(r["text"].encode("utf-8")) for r in raw)
     config = config_for([str(sample)], mode="released")
-    stats = run_curate(config, {}, tmp_path, make_options([]))  # no models: released needs none
+    stats = run_curate(config, {}, Store(tmp_path), make_options([]))  # no models: released needs none
 
     c4 = stats["sources"]["c4"]
     assert list(c4) == ["read", "released"]

@@ -92,6 +92,7 @@ def language_model(tmp_path_factory):
     config = config_from({
         "inputs": {"cc": ["unused"], "wikipedia": [str(p) for p in sorted((SAMPLE / "wikipedia").glob("*.xml.bz2"))]},
         "models": {"train": {"perplexity": {"max_bytes": 600_000, "vocab_size": 2000, "memory": "200M"}}},
+        "cc": {"wikiref": {"enabled": False}},  # only the language model is trained here
     })
     assert config.cc.perplexity.scoring == "cc_net"
     models_dir = tmp_path_factory.mktemp("out") / "models"

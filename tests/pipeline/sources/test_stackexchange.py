@@ -16,6 +16,7 @@ from pipeline.config import ConfigError, config_from
 from pipeline.curate import curate_source
 from pipeline.sources import stackexchange as se_source
 from pipeline.summary import assemble_stats
+from pipeline.store import Store
 from samples import build_code_qa_tex as sample
 
 FAQ = sample.FAQ_SITE
@@ -260,7 +261,7 @@ def test_the_ranking_is_the_same_on_two_worker_processes(many_sites, tmp_path):
     _, paths = many_sites
 
     def run(out, beam_args):
-        stats = run_curate(config(paths, sites="largest:3"), {}, out, make_options(beam_args))
+        stats = run_curate(config(paths, sites="largest:3"), {}, Store(out), make_options(beam_args))
         kept = sorted(r["id"] for f in (out / "curated" / "stackexchange").glob("*.parquet")
                       for r in pq.read_table(f, columns=["id"]).to_pylist())
         return stats["sources"], kept
