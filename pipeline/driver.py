@@ -96,12 +96,17 @@ def _curate(config, out: Store, tmp: Store, options, upstream: dict) -> dict:
     publish(out, tmp, [f"curated/{s}" for s in built] + [f"rejected/{s}" for s in built] + ["stats.json"],
             label="curate")
     write_run_json(out, config, cards, ["curate"])
-    return {
+    outputs = {
         "curated": {s: out.list(f"curated/{s}") for s in built},
         "rejected": {s: out.list(f"rejected/{s}") for s in built},
         "stats": "stats.json",
         "documents": {s: stats["sources"][s][_last_counted(stats["sources"][s])]["kept"]["documents"] for s in built},
     }
+    for source, kept in outputs["documents"].items():
+        if kept and not outputs["curated"][source]:  # never record a stage whose outputs cannot be found
+            raise RuntimeError(f"curate kept {kept} {source} documents but {out.path('curated/' + source)} lists "
+                               f"no file")
+    return outputs
 
 
 def _last_counted(stages: dict) -> str:

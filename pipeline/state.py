@@ -171,7 +171,7 @@ class RunLock:
 def remove_leftovers(out: Store) -> list[str]:
     """With the lock held: remove what killed runs left (`.tmp-*`, `.old-*`); returns what was removed."""
     if out.remote:  # moves delete as they go: only staging prefixes can be left
-        removed = sorted({f.split("/", 1)[0] for f in out.match(".tmp-*")})
+        removed = sorted({f.split("/", 1)[0] for f in out.match(".tmp-*/**")})
         for prefix in removed:
             out.delete_tree(prefix)
     else:

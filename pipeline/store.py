@@ -125,20 +125,19 @@ class Store:
                 return []
             found = [os.path.join(d, f) for d, _, files in os.walk(base) for f in files]
             return sorted(os.path.relpath(p, self.root) for p in found)
-        prefix = base.rstrip("/") + "/"
-        # Beam matches object keys with fnmatch, whose * crosses "/": every key under the prefix.
-        found = _filesystems().match([prefix + "*"])[0].metadata_list
+        # Beam's patterns: "*" stays within one "/" level, "**" crosses them.
+        found = _filesystems().match([base.rstrip("/") + "/**"])[0].metadata_list
         return sorted(m.path[len(self.root) + 1:] for m in found)
 
     def sizes(self, rel: str) -> dict[str, int]:
         """{path relative to OUT: size in bytes} of every file under `rel`."""
         if not self.remote:
             return {f: os.path.getsize(self.path(f)) for f in self.list(rel)}
-        found = _filesystems().match([self.path(rel).rstrip("/") + "/*"])[0].metadata_list
+        found = _filesystems().match([self.path(rel).rstrip("/") + "/**"])[0].metadata_list
         return {m.path[len(self.root) + 1:]: m.size_in_bytes for m in found}
 
     def match(self, pattern: str) -> list[str]:
-        """Remote files whose path relative to OUT matches `pattern` (fnmatch: * crosses "/")."""
+        """Remote files whose path relative to OUT matches `pattern` (Beam's: ** crosses "/", * does not)."""
         found = _filesystems().match([self.path(pattern)])[0].metadata_list
         return sorted(m.path[len(self.root) + 1:] for m in found)
 

@@ -1,0 +1,100 @@
+"""OUT on object storage: the whole pipeline on the sample with --output s3://..., spoken to over
+HTTP by Beam's S3 filesystem (boto3) against a moto S3 server on a loopback port. Its outputs
+equal a local run's byte for byte (the golden digest), and a rerun reads its records from S3."""
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tools.output_digest import differences, digest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """A moto S3 server: its Beam flags (endpoint, test credentials); one bucket, `bucket`."""
+    boto3 = pytest.importorskip("boto3")
+    port = free_port()
+    server = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                          region_name="us-east-1")
+    for _ in range(100):
+        try:
+            client.create_bucket(Bucket="bucket")
+            break
+        except Exception:  # not listening yet
+            time.sleep(0.1)
+    else:
+        server.kill()
+        pytest.fail("the moto S3 server did not start")
+    yield ["--s3_endpoint_url", endpoint, "--s3_access_key_id", "test", "--s3_secret_access_key", "test",
+           "--s3_region_name", "us-east-1"]
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def pipeline(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+
+
+def download(uri: str, flags: list[str], local: Path) -> None:
+    script = ("import sys; from apache_beam.io.filesystems import FileSystems; "
+              "from apache_beam.options.pipeline_options import PipelineOptions; "
+              "FileSystems.set_options(PipelineOptions(sys.argv[3:])); "
+              "from pipeline.store import Store; Store(sys.argv[1]).download_tree('', sys.argv[2])")
+    subprocess.run([sys.executable, "-c", script, uri, str(local), *flags], cwd=ROOT, check=True)
+
+
+def test_a_run_on_s3_writes_what_a_local_run_writes(s3, tmp_path):
+    uri = "s3://bucket/sample"
+    done = pipeline("run", "--config", "configs/sample.yaml", "--output", uri, "--quiet", *s3)
+    assert done.returncode == 0, done.stderr[-4000:]
+    copy = tmp_path / "copy"
+    download(uri, s3, copy)
+    golden = json.loads((ROOT / "tests" / "golden" / "sample.json").read_text())
+    assert differences(golden, digest(copy)) == []  # curated, rejected, stats, models, tokenizer, shards
+    records = {p.stem: json.loads(p.read_text()) for p in (copy / ".stages").glob("*.json") if p.stem != "pipeline-output"}
+    assert set(records) == {"models", "curate", "tokenizer", "shards"}
+    assert not list(copy.glob(".tmp-*")) and not (copy / ".lock").exists()
+    cards = json.loads((copy / "models" / "cards.json").read_text())
+    assert cards["lid"]["path"] == "models/lid.176.ftz"  # relative to OUT: workers read it from the bucket
+
+    again = pipeline("run", "--config", "configs/sample.yaml", "--output", uri, *s3)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert again.stderr.count("already finished with this config, skipped") == 4
+    assert "== cc ==" in again.stdout  # the summaries, rebuilt from what the stages wrote to S3
+
+
+def test_an_s3_prefix_holding_someone_elses_files_is_refused(s3, tmp_path):
+    foreign = "s3://bucket/someone-else"
+    download_dir = tmp_path / "x"
+    download_dir.mkdir()
+    (download_dir / "notes.txt").write_text("not a pipeline output")
+    script = ("import sys; from apache_beam.io.filesystems import FileSystems; "
+              "from apache_beam.options.pipeline_options import PipelineOptions; "
+              "FileSystems.set_options(PipelineOptions(sys.argv[3:])); "
+              "from pipeline.store import Store; Store(sys.argv[1]).upload(sys.argv[2], 'notes.txt')")
+    subprocess.run([sys.executable, "-c", script, foreign, str(download_dir / "notes.txt"), *s3], cwd=ROOT, check=True)
+    refused = pipeline("models", "--config", "configs/sample.yaml", "--output", foreign, *s3)
+    assert refused.returncode == 2
+    assert "holds files that are not a pipeline output" in refused.stderr.strip().splitlines()[-1]
