@@ -13,8 +13,10 @@ DEMO_STEPS ?= 600
 DEMO_CONFIG ?= configs/sample-modern.yaml
 PYTEST_ARGS ?=
 KENLM := .cache/kenlm/bin/lmplz
+# Remote-runner workers as tests run them: apache-beam and the worker sdist, not the checkout.
+WORKER_VENV := .cache/worker-venv/.built
 
-.PHONY: setup sample demo test golden clean help
+.PHONY: setup sample demo test golden worker-venv clean help
 
 help:
 	@echo "make demo   set up, build the real sample, run the pipeline end to end, train a tiny model"
@@ -40,6 +42,16 @@ $(KENLM): tools/build_kenlm.sh
 
 sample: $(SAMPLE)
 
+# Its dependencies once; each test run installs the current sdist into it (--no-deps).
+worker-venv: $(WORKER_VENV)
+
+$(WORKER_VENV): $(STAMP) beam_setup.py
+	rm -rf .cache/worker-venv .cache/worker-dist
+	$(PYTHON) -m venv .cache/worker-venv
+	$(BIN)/python beam_setup.py sdist --dist-dir .cache/worker-dist > /dev/null
+	.cache/worker-venv/bin/python -m pip install --quiet 'apache-beam[aws]==2.77.0' .cache/worker-dist/*.tar.gz
+	touch $@
+
 $(SAMPLE): $(STAMP) samples/*.py samples/SOURCES.json registries/*.py
 	$(BIN)/python -m samples.build_sample --out data/sample
 	$(BIN)/python -m samples.build_c4_books --out data/sample
@@ -55,7 +67,7 @@ demo: setup sample
 	$(BIN)/python -m training_entry generate --checkpoint $(DEMO_RUN) \
 		--prompt "The Universal Declaration of Human Rights" --max-new-tokens 40 --num-samples 1
 
-test: setup sample
+test: setup sample worker-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # A refactor must leave the demo's outputs byte-identical: the pipeline's outputs on

@@ -61,6 +61,7 @@ class WikiRefFilter(DocumentFilter):
 
     stage = "wikiref"
     reasons = ("wikiref",)
+    model_paths = ("model_path",)
 
     def __init__(self, model_path: str | Path, threshold: float = 0.25):
         if not 0.0 <= threshold <= 1.0:

@@ -33,6 +33,13 @@ def _filesystems():
     return FileSystems
 
 
+def _raw():
+    """Bytes as stored: Beam would otherwise (de)compress any *.gz it opens or creates."""
+    from apache_beam.io.filesystem import CompressionTypes
+
+    return CompressionTypes.UNCOMPRESSED
+
+
 class Store:
     def __init__(self, root: str | os.PathLike):
         root = str(root)
@@ -64,7 +71,7 @@ class Store:
     def read_bytes(self, rel: str) -> bytes:
         if not self.remote:
             return Path(self.path(rel)).read_bytes()
-        with _filesystems().open(self.path(rel)) as f:
+        with _filesystems().open(self.path(rel), compression_type=_raw()) as f:
             return f.read()
 
     def read_text(self, rel: str) -> str:
@@ -81,7 +88,7 @@ class Store:
             with atomic_write(path) as f:
                 f.write(data)
             return
-        with _filesystems().create(self.path(rel)) as f:
+        with _filesystems().create(self.path(rel), compression_type=_raw()) as f:
             f.write(data)
 
     def write_json(self, rel: str, data: Any) -> None:
@@ -91,7 +98,7 @@ class Store:
         """A binary, seekable reader of `rel`."""
         if not self.remote:
             return open(self.path(rel), "rb")
-        return _filesystems().open(self.path(rel))
+        return _filesystems().open(self.path(rel), compression_type=_raw())
 
     def upload(self, local: str | os.PathLike, rel: str) -> None:
         """Copy a local file to `rel`."""
@@ -101,7 +108,7 @@ class Store:
             with open(local, "rb") as src, atomic_write(dst) as out:
                 shutil.copyfileobj(src, out, 1 << 20)
             return
-        with open(local, "rb") as src, _filesystems().create(self.path(rel)) as out:
+        with open(local, "rb") as src, _filesystems().create(self.path(rel), compression_type=_raw()) as out:
             shutil.copyfileobj(src, out, 1 << 20)
 
     def download(self, rel: str, local: str | os.PathLike) -> None:
@@ -184,7 +191,7 @@ def read_all(path: str) -> bytes:
     """The bytes of a file anywhere Beam can read (a path or a URI)."""
     if not is_uri(path):
         return Path(str(path).removeprefix("file://")).read_bytes()
-    with _filesystems().open(path) as f:
+    with _filesystems().open(path, compression_type=_raw()) as f:
         return f.read()
 
 
@@ -192,7 +199,7 @@ def open_anywhere(path: str):
     """A binary reader of a file anywhere Beam can read."""
     if not is_uri(path):
         return open(str(path).removeprefix("file://"), "rb")
-    return _filesystems().open(path)
+    return _filesystems().open(path, compression_type=_raw())
 
 
 

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import io
 import random
+import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import sentencepiece as spm
@@ -60,3 +63,36 @@ def quality_models(tmp_path_factory):
 @pytest.fixture(scope="session")
 def lid_model():
     return str(default_lid_model())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """A moto S3 server on a loopback port: the Beam flags that reach it (endpoint, test
+    credentials), with one bucket, `bucket`."""
+    boto3 = pytest.importorskip("boto3")
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                          region_name="us-east-1")
+    for _ in range(100):
+        try:
+            client.create_bucket(Bucket="bucket")
+            break
+        except Exception:  # not listening yet
+            time.sleep(0.1)
+    else:
+        server.kill()
+        pytest.fail("the moto S3 server did not start")
+    yield ["--s3_endpoint_url", endpoint, "--s3_access_key_id", "test", "--s3_secret_access_key", "test",
+           "--s3_region_name", "us-east-1"]
+    server.terminate()
+    server.wait(timeout=10)
+

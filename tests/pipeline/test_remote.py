@@ -4,11 +4,8 @@ equal a local run's byte for byte (the golden digest), and a rerun reads its rec
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,37 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3():
-    """A moto S3 server: its Beam flags (endpoint, test credentials); one bucket, `bucket`."""
-    boto3 = pytest.importorskip("boto3")
-    port = free_port()
-    server = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                          region_name="us-east-1")
-    for _ in range(100):
-        try:
-            client.create_bucket(Bucket="bucket")
-            break
-        except Exception:  # not listening yet
-            time.sleep(0.1)
-    else:
-        server.kill()
-        pytest.fail("the moto S3 server did not start")
-    yield ["--s3_endpoint_url", endpoint, "--s3_access_key_id", "test", "--s3_secret_access_key", "test",
-           "--s3_region_name", "us-east-1"]
-    server.terminate()
-    server.wait(timeout=10)
 
 
 def pipeline(*args: str) -> subprocess.CompletedProcess:
