@@ -24,6 +24,7 @@ from pipeline.readers.base import Sampling
 from pipeline.models.stage import ModelsSettings
 from pipeline.settings import ConfigError, as_plain, at_least, load_section, section, unknown_key
 from pipeline.sources import SOURCES
+from pipeline.stages.cross_source import DedupSettings
 from pipeline.tokenizer_stage import TokenizerSettings
 
 __all__ = ["ConfigError", "RunConfig", "load_config", "config_from", "section_digest"]
@@ -55,6 +56,7 @@ class _Common:
     tokenizer: TokenizerSettings = section(TokenizerSettings)
     mixture: MixtureSettings = section(MixtureSettings)
     shards: ShardsSettings = section(ShardsSettings)
+    dedup: DedupSettings = section(DedupSettings)  # across sources (pipeline.stages.cross_source)
 
     def __post_init__(self):
         # Relations between a source's section and its inputs (e.g. c4.mode and inputs.c4).

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from pipeline.sources import arxiv, books, c4, cc, github, stackexchange, wikipedia
 from pipeline.sources.base import CrossSourceStage, LlamaShare, Source
+from pipeline.stages import cross_source
 
 SOURCES: dict[str, Source] = {
     s.name: s for s in (cc.SOURCE, c4.SOURCE, github.SOURCE, wikipedia.SOURCE, books.SOURCE, arxiv.SOURCE,
                         stackexchange.SOURCE)
 }
 
-# Stages over every source's curated documents, in order (none in the LLaMA-1 recipe).
-CROSS_SOURCE: list[CrossSourceStage] = []
+# Stages over every source's curated documents, in order (none in the LLaMA-1 recipe: each
+# is enabled by its config section).
+CROSS_SOURCE: list[CrossSourceStage] = [
+    CrossSourceStage(name=cross_source.CROSS_SOURCE, enabled=cross_source.enabled, apply=cross_source.apply,
+                     summary_lines=cross_source.summary_lines),
+]
 
 
 def llama_table1() -> dict[str, LlamaShare]:

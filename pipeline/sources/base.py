@@ -64,3 +64,5 @@ class CrossSourceStage:
     name: str
     enabled: Callable[[Any], bool]
     apply: Callable[[dict, Any], dict]
+    # (stage, a source's stats.json entry for it) -> extra summary lines
+    summary_lines: Callable[[str, dict], list[str]] = _no_lines
