@@ -183,9 +183,14 @@ def _deepcopy(data):
 
 
 def section_digest(config: RunConfig, names: list[str]) -> dict[str, Any]:
-    """The named sections as plain data, for completion keys."""
-    fields = {f.name for f in dataclasses.fields(config)}
+    """The named sections (or dotted parts of them, `cc.lid`) as plain data, for completion keys."""
+    out = {}
     for name in names:
-        if name not in fields:
-            raise unknown_key("", name, fields)
-    return {name: as_plain(getattr(config, name)) for name in names}
+        node, path = config, ""
+        for part in name.split("."):
+            fields = {f.name for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else set()
+            if part not in fields:
+                raise unknown_key(path, part, fields)
+            node, path = getattr(node, part), f"{path}.{part}" if path else part
+        out[name] = as_plain(node)
+    return out

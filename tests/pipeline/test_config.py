@@ -155,6 +155,11 @@ def test_a_stage_key_covers_its_own_sections_only(tmp_path):
     assert stage_key("curate", base, tmp_path) != stage_key("curate", load_config(SAMPLE, ["cc.lid.threshold=0.6"]),
                                                              tmp_path)
     assert section_digest(base, ["seed"]) == {"seed": 0}
+    # The reference models do not depend on stages after them, nor on other sources' inputs.
+    for change in ("cc.near_dedup.enabled=true", "inputs.c4=[]", "c4.lid.threshold=0.6"):
+        assert stage_key("models", base, tmp_path) == stage_key("models", load_config(SAMPLE, [change]), tmp_path)
+    assert stage_key("models", base, tmp_path) != stage_key("models", load_config(SAMPLE, ["cc.lid.threshold=0.6"]),
+                                                            tmp_path)
 
 
 def test_the_full_scale_template_loads():
