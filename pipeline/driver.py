@@ -31,7 +31,8 @@ log = logging.getLogger("pipeline")
 # Each stage: the config sections it reads and the stages whose outputs it reads.
 STAGE_INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "models": (("inputs", "sample", "strict", "seed", "models", "cc", "wikipedia"), ()),
-    "curate": (("inputs", "sample", "strict", "output"), ("models",)),  # and every source's section
+    "curate": (("inputs", "sample", "strict", "output", "url_filter", "decontamination", "pii"),
+               ("models",)),  # and every source's section
     "tokenizer": (("seed", "tokenizer", "mixture", "shards"), ("curate",)),
     "shards": (("seed", "mixture", "shards"), ("tokenizer", "curate")),
 }
