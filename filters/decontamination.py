@@ -141,10 +141,9 @@ class EvalIndex:
                 continue
             lengths.add(k)
             parts.append((grams, set_id[e.eval_set], e.index))
-        hashes = np.concatenate([g for g, _, _ in parts]) if parts else np.empty(0, np.int64)
-        ref_set = np.concatenate([np.full(len(g), s, np.int32) for g, s, _ in parts]) if parts else np.empty(0, np.int32)
-        ref_example = (np.concatenate([np.full(len(g), i, np.int64) for g, _, i in parts]) if parts
-                       else np.empty(0, np.int64))
+        hashes = np.concatenate([g for g, _, _ in parts] or [np.empty(0, np.int64)])
+        ref_set = np.concatenate([np.full(len(g), s, np.int32) for g, s, _ in parts] or [np.empty(0, np.int32)])
+        ref_example = np.concatenate([np.full(len(g), i, np.int64) for g, _, i in parts] or [np.empty(0, np.int64)])
         order = np.lexsort((ref_example, ref_set, hashes))  # by hash, then set, then example
         hashes, ref_set, ref_example = hashes[order], ref_set[order], ref_example[order]
         unique, first = np.unique(hashes, return_index=True)

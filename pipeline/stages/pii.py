@@ -1,11 +1,11 @@
 """Stage "pii": e-mail addresses, IP addresses and phone numbers masked with typed placeholders.
 
-A cross-source stage (registered in pipeline.sources.CROSS_SOURCE), after every source's quality stages (perplexity and the
-wikiref classifier score the original text) and after decontamination, so it masks
-only what is kept. Config `pii`: `emails`, `ip_addresses`, `phone_numbers` switch
-each type on; `sources` lists the sources it applies to (null: every source);
-`mask_license_headers` also masks the addresses of code files' licence headers
-(GitHub), kept by default. The rules are `filters.pii`'s.
+A cross-source stage (registered in pipeline.sources.CROSS_SOURCE): after every
+source's quality stages (perplexity and the wikiref classifier score the original
+text) and after decontamination, so it masks only what is kept. Config `pii`:
+`emails`, `ip_addresses`, `phone_numbers` switch each type on; `sources` lists the
+sources it applies to (null: every source); `mask_license_headers` also masks the
+addresses of code files' licence headers (GitHub), kept by default. The rules are `filters.pii`'s.
 
 Nothing is dropped (documents in = kept); a masked document keeps its id and gets
 `meta.pii_masked` ({type: matches}). Stat rows per source: "pii_masked:<type>"

@@ -13,7 +13,7 @@ from tests.pipeline.beam_checks import b, stats_equal
 WEB = "Write to docs@python.org or call (801) 596-1887; Python 3.10.2 runs on 10.0.0.1."
 MASKED = "Write to |||EMAIL_ADDRESS||| or call |||PHONE_NUMBER|||; Python 3.10.2 runs on |||IP_ADDRESS|||."
 CODE = "# Copyright 2020 Jane Doe <jane@example.org>\n# Licensed under the MIT License.\n\nHOST = '127.0.0.1'\n"
-CODE_MASKED = "# Copyright 2020 Jane Doe <jane@example.org>\n# Licensed under the MIT License.\n\nHOST = '|||IP_ADDRESS|||'\n"
+CODE_MASKED = CODE.replace("127.0.0.1", "|||IP_ADDRESS|||")
 CLEAN = "Nothing personal here, version 1.2.3 only."
 
 

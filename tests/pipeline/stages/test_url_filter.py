@@ -38,8 +38,8 @@ def test_listed_domains_and_their_subdomains_are_dropped_with_counts(tmp_path):
             (("cc", "url_filter", "blocked_domain:example.com"), (1, b("example"))),
             (("cc", "url_filter", "blocked_domain:198.51.100.7"), (1, b("by address"))),
             (("cc", "url_filter", "no_url"), (1, b("no url"))),
-            (("cc", "url_filter", "list_domains:adult/domains"), (2, 0)),
-            (("cc", "url_filter", f"list_domains:{tmp_path.name}/extra.txt"), (1, 0)),
+            (("cc", "url_filter", "list_entries:adult/domains"), (3, 0)),  # "not a domain" is a line too
+            (("cc", "url_filter", f"list_entries:{tmp_path.name}/extra.txt"), (1, 0)),
         ]), label="stats")
 
 
@@ -56,6 +56,7 @@ def test_the_stage_opens_the_cc_and_c4_chains_only_when_lists_are_given(tmp_path
 
 
 def test_the_summary_lists_the_top_blocked_domains():
-    lines = summary_lines("url_filter", {"list_domains": {"adult/domains": 3},
+    lines = summary_lines("url_filter", {"list_entries": {"adult/domains": 3},
                                          "blocked_domain": {"ohchr.org": 6, "example.com": 4}})
-    assert "adult/domains (3 domains)" in lines[0] and lines[1].strip() == "top blocked domains: ohchr.org 6, example.com 4"
+    assert "adult/domains (3 entries)" in lines[0]
+    assert lines[1].strip() == "top blocked domains: ohchr.org 6, example.com 4"
