@@ -6,7 +6,8 @@ sample.fraction=0.01` a float) and builds a `RunConfig`: one typed section per
 top-level key (`pipeline.settings` checks every key and value, naming it in the
 error). The sections and their defaults are defined where they are used: each
 source's in its module, `models` with the reference models, `tokenizer` with the
-tokenizer stage, `mixture` and `shards` with the mixture. The sources' sections and
+tokenizer stage, `mixture` and `shards` with the mixture, `url_filter`, `decontamination`
+and `pii` with their stages (pipeline/stages/). The sources' sections and
 `inputs` keys come from the source records (`pipeline.sources.SOURCES`), so a new
 source needs no edit here. configs/sample.yaml documents every key.
 """
@@ -25,6 +26,9 @@ from pipeline.models.stage import ModelsSettings
 from pipeline.settings import ConfigError, as_plain, at_least, load_section, section, unknown_key
 from pipeline.sources import SOURCES
 from pipeline.stages.cross_source import DedupSettings
+from pipeline.stages.decontamination import DecontaminationSettings
+from pipeline.stages.pii import PiiSettings
+from pipeline.stages.url_filter import UrlFilterSettings
 from pipeline.tokenizer_stage import TokenizerSettings
 
 __all__ = ["ConfigError", "RunConfig", "load_config", "config_from", "section_digest"]
@@ -57,6 +61,11 @@ class _Common:
     mixture: MixtureSettings = section(MixtureSettings)
     shards: ShardsSettings = section(ShardsSettings)
     dedup: DedupSettings = section(DedupSettings)  # across sources (pipeline.stages.cross_source)
+    # Optional stages beyond LLaMA-1 (off unless set): a head stage of the CC and C4
+    # chains, and two cross-source stages after curation.
+    url_filter: UrlFilterSettings = section(UrlFilterSettings)
+    decontamination: DecontaminationSettings = section(DecontaminationSettings)
+    pii: PiiSettings = section(PiiSettings)
 
     def __post_init__(self):
         # Relations between a source's section and its inputs (e.g. c4.mode and inputs.c4).

@@ -34,7 +34,8 @@ STAGE_INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # The models stage reads the CC and Wikipedia inputs and the CC settings that pick its training pages.
     "models": (("inputs.cc", "inputs.wikipedia", "sample", "strict", "seed", "models", "cc.main_content",
                 "cc.line_dedup", "cc.lid", "cc.perplexity", "cc.wikiref", "wikipedia"), ()),
-    "curate": (("inputs", "sample", "strict", "output", "dedup"), ("models",)),  # and every source's section
+    "curate": (("inputs", "sample", "strict", "output", "dedup", "url_filter", "decontamination", "pii"),
+               ("models",)),  # and every source's section
     "tokenizer": (("seed", "tokenizer", "mixture", "shards"), ("curate",)),
     "shards": (("seed", "mixture", "shards"), ("tokenizer", "curate")),
 }

@@ -185,6 +185,7 @@ def test_a_config_extends_another_section_by_section(tmp_path):
     modern, strict = load_config("configs/sample-modern.yaml"), load_config(SAMPLE)
     assert modern.inputs.cc == (*strict.inputs.cc, "data/sample/planted/cc/*.warc.wet.gz")  # the planted cases
     assert modern.inputs.github == strict.inputs.github
+    assert set(strict.inputs.c4) <= set(modern.inputs.c4)  # plus the planted files
     assert modern.cc.near_dedup.enabled and not strict.cc.near_dedup.enabled
     assert modern.dedup.cross_source.enabled and not load_config("configs/llama.yaml").dedup.cross_source.enabled
     assert load_config("configs/llama-modern.yaml").tokenizer.vocab_size == 32000

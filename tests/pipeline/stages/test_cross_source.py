@@ -36,7 +36,7 @@ DOCS = {
 
 def test_a_lower_source_loses_its_copies_to_the_higher_one():
     config = config_from({"dedup": {"cross_source": {"enabled": True, "priority": ["wikipedia", "c4", "cc"]}}})
-    [stage] = CROSS_SOURCE
+    [stage] = [s for s in CROSS_SOURCE if s.name == "cross_source"]
     assert stage.name == "cross_source" and stage.enabled(config) and not stage.enabled(config_from({}))
     with BeamTestPipeline(runner="FnApiRunner") as p:
         results = {name: StageResult(p | f"Docs_{name}" >> beam.Create(docs), p | f"Rej_{name}" >> beam.Create([]),
