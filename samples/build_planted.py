@@ -68,7 +68,7 @@ DATE = dt.datetime(2026, 7, 3, 12, 0, tzinfo=dt.timezone.utc)
 C4_TIMESTAMP = "2019-04-25T10:00:00Z"
 HOST = "https://milton.example.org/areopagitica"  # .example: reserved, plainly invented
 MIRROR_HOST = "https://wiki-mirror.example.net/wiki"
-QUOTE_URL = "https://nature-notes.example.com/amphibians/what-is-an-amphibian"
+QUOTE_URL = "https://nature-notes.example.org/amphibians/what-is-an-amphibian"  # not .com: the demo blocklist has it
 MIN_PARAGRAPH_WORDS = 60
 PARAGRAPHS_PER_PAGE = 5
 
