@@ -60,6 +60,8 @@ $(SAMPLE): $(STAMP) samples/*.py samples/SOURCES.json registries/*.py
 	$(BIN)/python -m samples.build_sample --out data/sample
 	$(BIN)/python -m samples.build_c4_books --out data/sample
 	$(BIN)/python -m samples.build_code_qa_tex --out data/sample
+	$(BIN)/python -m samples.build_planted --out data/sample
+	$(BIN)/python -m samples.build_eval_planted --out data/sample
 	touch $@
 
 # The pipeline (models, curate, tokenizer, shards), then a tiny LLaMA trained on the

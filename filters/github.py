@@ -129,6 +129,29 @@ def strip_license_header(text: str, kind: str = "") -> tuple[str, int]:
     return out, len(text) - len(out)
 
 
+def license_header_end(text: str, path: str = "") -> int:
+    """Characters at the start of a code file that are its licence header (0 if it has none)."""
+    kind = file_kind(path)
+    prefixes, blocks = _COMMENT_SYNTAX.get(kind, _DEFAULT_SYNTAX)
+    if kind in (".py", ""):  # a module docstring is where Python projects put their header
+        blocks = (*blocks, ('"""', '"""'), ("'''", "'''"))
+    lines = text.splitlines(keepends=True)
+    i = header_end = 0
+    while i < len(lines) and i < 2 and lines[i].startswith("#!"):
+        i += 1
+    while True:
+        j = i
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        end = _comment_block_end(lines, j, prefixes, blocks) if j < len(lines) else None
+        if end is None:
+            break
+        if _LICENSE_WORDS.search("".join(lines[j:end])):
+            header_end = end
+        i = end
+    return sum(len(line) for line in lines[:header_end])
+
+
 def _comment_block_end(lines: list[str], j: int, prefixes, blocks) -> int | None:
     """Index just past the comment block starting at line j, or None if j is not a comment."""
     first = lines[j].lstrip()

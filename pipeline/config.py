@@ -6,7 +6,8 @@ sample.fraction=0.01` a float) and builds a `RunConfig`: one typed section per
 top-level key (`pipeline.settings` checks every key and value, naming it in the
 error). The sections and their defaults are defined where they are used: each
 source's in its module, `models` with the reference models, `tokenizer` with the
-tokenizer stage, `mixture` and `shards` with the mixture. The sources' sections and
+tokenizer stage, `mixture` and `shards` with the mixture, `url_filter`, `decontamination`
+and `pii` with their stages (pipeline/stages/). The sources' sections and
 `inputs` keys come from the source records (`pipeline.sources.SOURCES`), so a new
 source needs no edit here. configs/sample.yaml documents every key.
 """
@@ -24,6 +25,10 @@ from pipeline.readers.base import Sampling
 from pipeline.models.stage import ModelsSettings
 from pipeline.settings import ConfigError, as_plain, at_least, load_section, section, unknown_key
 from pipeline.sources import SOURCES
+from pipeline.stages.cross_source import DedupSettings
+from pipeline.stages.decontamination import DecontaminationSettings
+from pipeline.stages.pii import PiiSettings
+from pipeline.stages.url_filter import UrlFilterSettings
 from pipeline.tokenizer_stage import TokenizerSettings
 
 __all__ = ["ConfigError", "RunConfig", "load_config", "config_from", "section_digest"]
@@ -55,6 +60,12 @@ class _Common:
     tokenizer: TokenizerSettings = section(TokenizerSettings)
     mixture: MixtureSettings = section(MixtureSettings)
     shards: ShardsSettings = section(ShardsSettings)
+    dedup: DedupSettings = section(DedupSettings)  # across sources (pipeline.stages.cross_source)
+    # Optional stages beyond LLaMA-1 (off unless set): a head stage of the CC and C4
+    # chains, and two cross-source stages after curation.
+    url_filter: UrlFilterSettings = section(UrlFilterSettings)
+    decontamination: DecontaminationSettings = section(DecontaminationSettings)
+    pii: PiiSettings = section(PiiSettings)
 
     def __post_init__(self):
         # Relations between a source's section and its inputs (e.g. c4.mode and inputs.c4).
@@ -181,9 +192,14 @@ def _deepcopy(data):
 
 
 def section_digest(config: RunConfig, names: list[str]) -> dict[str, Any]:
-    """The named sections as plain data, for completion keys."""
-    fields = {f.name for f in dataclasses.fields(config)}
+    """The named sections (or dotted parts of them, `cc.lid`) as plain data, for completion keys."""
+    out = {}
     for name in names:
-        if name not in fields:
-            raise unknown_key("", name, fields)
-    return {name: as_plain(getattr(config, name)) for name in names}
+        node, path = config, ""
+        for part in name.split("."):
+            fields = {f.name for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else set()
+            if part not in fields:
+                raise unknown_key(path, part, fields)
+            node, path = getattr(node, part), f"{path}.{part}" if path else part
+        out[name] = as_plain(node)
+    return out

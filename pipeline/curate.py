@@ -3,7 +3,8 @@
 One Beam pipeline for all sources:
 
     for each source record (pipeline.sources.SOURCES) with inputs:
-        read inputs.<source> with its parser -> its curate transform -> StageResult
+        read inputs.<source> with its parser -> the head stages that apply to it
+        (pipeline.sources.HEAD) -> its curate transform -> StageResult
     the cross-source stages (pipeline.sources.CROSS_SOURCE), over all the results
     write curated/<source>/ and rejected/<source>/ as Parquet; sum every stat row
 
@@ -23,8 +24,8 @@ from pipeline.parquet import DOCUMENT_SCHEMA, REJECTED_SCHEMA, document_to_row, 
 from pipeline.read import read_source
 from pipeline.report.examples import ROWS as EXAMPLE_ROWS, RejectExamples, write_examples
 from pipeline.settings import as_plain
-from pipeline.sources import CROSS_SOURCE, SOURCES
-from pipeline.stats import StageResult, SumStats
+from pipeline.sources import CROSS_SOURCE, HEAD, SOURCES
+from pipeline.stats import StageResult, SumStats, run_stages
 from pipeline.store import Store
 from pipeline.summary import assemble_stats
 
@@ -36,13 +37,28 @@ def curate_source(p: beam.Pipeline, config, name: str, cards: dict) -> tuple[Sta
     source = SOURCES[name]
     section = config.source(name)
     docs, read_stats = read_source(p, config, name, source.parser(section))
+    heads = [(stage.name, stage.transform(config, name)) for stage in HEAD if stage.applies(config, name)]
+    if heads:
+        return docs | f"Curate_{name}" >> _Chain([*heads, ("Source", source.curate(section, cards))]), read_stats
     return docs | f"Curate_{name}" >> source.curate(section, cards), read_stats
+
+
+class _Chain(beam.PTransform):
+    """(label, transform) stages in order, as one StageResult."""
+
+    def __init__(self, stages):
+        super().__init__()
+        self._stages = stages
+
+    def expand(self, docs) -> StageResult:
+        return run_stages(docs, self._stages)
 
 
 def stage_order(config) -> dict[str, list[str]]:
     """Each active source's stages in run order, for stats.json and the summary."""
     spanning = [stage.name for stage in CROSS_SOURCE if stage.enabled(config)]
-    return {name: ["read", *SOURCES[name].stages(config.source(name)), *spanning]
+    return {name: ["read", *[stage.name for stage in HEAD if stage.applies(config, name)],
+                   *SOURCES[name].stages(config.source(name)), *spanning]
             for name in config.active_sources()}
 
 

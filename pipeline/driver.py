@@ -31,8 +31,11 @@ log = logging.getLogger("pipeline")
 
 # Each stage: the config sections it reads and the stages whose outputs it reads.
 STAGE_INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "models": (("inputs", "sample", "strict", "seed", "models", "cc", "wikipedia"), ()),
-    "curate": (("inputs", "sample", "strict", "output"), ("models",)),  # and every source's section
+    # The models stage reads the CC and Wikipedia inputs and the CC settings that pick its training pages.
+    "models": (("inputs.cc", "inputs.wikipedia", "sample", "strict", "seed", "models", "cc.main_content",
+                "cc.line_dedup", "cc.lid", "cc.perplexity", "cc.wikiref", "wikipedia"), ()),
+    "curate": (("inputs", "sample", "strict", "output", "dedup", "url_filter", "decontamination", "pii"),
+               ("models",)),  # and every source's section
     "tokenizer": (("seed", "tokenizer", "mixture", "shards"), ("curate",)),
     "shards": (("seed", "mixture", "shards"), ("tokenizer", "curate")),
 }

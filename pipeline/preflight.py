@@ -4,7 +4,8 @@ Each failure is one line naming the path or flag (`PreflightError`), never a Bea
 traceback minutes into a run:
 
 - `--output` that is an existing file;
-- an input pattern that matches nothing, or names a directory instead of files;
+- an input pattern that matches nothing, or names a directory instead of files (and
+  so for the files optional stages read: url_filter.blocklists, decontamination.eval_sets);
 - a flag that neither we nor any of Beam's registered option classes (standard,
   Google Cloud, portable, Flink, Spark, direct, worker, ...) define, with the nearest
   known flag suggested. Arguments after `--` pass to Beam verbatim, unchecked, for
@@ -49,24 +50,39 @@ def check_output(out: Store) -> None:
 
 
 def check_inputs(config) -> None:
-    """Every input pattern of every active source matches at least one file, and no directory."""
-    from apache_beam.io.filesystems import FileSystems
-
+    """Every input pattern of every active source, and every file pattern of an enabled optional
+    stage, matches at least one file, and no directory."""
     for source in config.active_sources():
         for pattern in getattr(config.inputs, source):
-            if "://" not in pattern and os.path.isdir(pattern):
-                raise PreflightError(f"inputs.{source}: {pattern!r} is a directory; list its files or a glob "
-                                     f"such as {os.path.join(pattern, '*')!r}")
-            try:
-                found = FileSystems.match([pattern])[0].metadata_list
-            except Exception as e:  # a scheme with no filesystem, credentials, ...: say which pattern
-                raise PreflightError(f"inputs.{source}: cannot list {pattern!r}: {e}") from None
-            if not found:
-                raise PreflightError(f"inputs.{source}: no file matches {pattern!r}")
-            if "://" not in pattern:
-                dirs = [m.path for m in found if os.path.isdir(m.path)]
-                if dirs and not glob.has_magic(pattern):
-                    raise PreflightError(f"inputs.{source}: {dirs[0]!r} is a directory")
+            _check_pattern(f"inputs.{source}", pattern)
+    for key, pattern in _stage_file_patterns(config):
+        _check_pattern(key, pattern)
+
+
+def _stage_file_patterns(config):
+    if config.url_filter.enabled:
+        yield from (("url_filter.blocklists", p) for p in config.url_filter.blocklists)
+    if config.decontamination.enabled:
+        for name, patterns in config.decontamination.eval_sets.items():
+            yield from ((f"decontamination.eval_sets.{name}", p) for p in patterns)
+
+
+def _check_pattern(key: str, pattern: str) -> None:
+    from apache_beam.io.filesystems import FileSystems
+
+    if "://" not in pattern and os.path.isdir(pattern):
+        raise PreflightError(f"{key}: {pattern!r} is a directory; list its files or a glob "
+                             f"such as {os.path.join(pattern, '*')!r}")
+    try:
+        found = FileSystems.match([pattern])[0].metadata_list
+    except Exception as e:  # a scheme with no filesystem, credentials, ...: say which pattern
+        raise PreflightError(f"{key}: cannot list {pattern!r}: {e}") from None
+    if not found:
+        raise PreflightError(f"{key}: no file matches {pattern!r}")
+    if "://" not in pattern:
+        dirs = [m.path for m in found if os.path.isdir(m.path)]
+        if dirs and not glob.has_magic(pattern):
+            raise PreflightError(f"{key}: {dirs[0]!r} is a directory")
 
 
 def _subclasses(cls):

@@ -34,7 +34,7 @@ from pipeline.store import Store
 log = logging.getLogger(__name__)
 
 STATE_DIR = ".stages"
-OWNER = f"{STATE_DIR}/pipeline-output.json"
+OWNER = f"{STATE_DIR}/owner"  # not *.json: the stage records are
 LOCK = ".lock"
 LEFTOVER_PREFIXES = (".tmp-", ".old-")
 LEFTOVER_DEPTH = 3  # OUT/curated/.old-cc-123, OUT/models/perplexity/.tmp-en-123

@@ -53,6 +53,17 @@ def run_stages(docs, stages) -> StageResult:
     )
 
 
+class Chain(beam.PTransform):
+    """`run_stages` as a transform: `(label, transform)` stages applied in order."""
+
+    def __init__(self, stages):
+        super().__init__()
+        self._stages = list(stages)
+
+    def expand(self, docs) -> StageResult:
+        return run_stages(docs, self._stages)
+
+
 class Rejection(NamedTuple):
     doc: Document
     stage: str

@@ -79,7 +79,9 @@ def _histogram(hist: dict[str, int], top: int = 12) -> str:
 
 
 def format_summary(stats: dict[str, Any]) -> str:
-    from pipeline.sources import SOURCES as sources  # here: the sources' stages import this module
+    from pipeline.sources import CROSS_SOURCE, HEAD, SOURCES as sources  # here: the sources' stages import this module
+
+    spanning = {stage.name: stage for stage in (*HEAD, *CROSS_SOURCE)}
 
     lines = []
     if stats.get("sampled"):
@@ -120,6 +122,8 @@ def format_summary(stats: dict[str, Any]) -> str:
             for name in ("lang_before", "lang_after"):
                 if name in entry:
                     lines.append(f"  {'':<10}   {name.replace('_', ' ')} LID ({len(entry[name])} languages): {_histogram(entry[name])}")
-            if source in sources:
+            if stage in spanning:
+                lines.extend(spanning[stage].summary_lines(stage, entry))
+            elif source in sources:
                 lines.extend(sources[source].summary_lines(stage, entry))
     return "\n".join(lines)

@@ -64,3 +64,31 @@ class CrossSourceStage:
     name: str
     enabled: Callable[[Any], bool]
     apply: Callable[[dict, Any], dict]
+    # (stage, a source's stats.json entry for it) -> extra summary lines
+    summary_lines: Callable[[str, dict], list[str]] = _no_lines
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeadStage:
+    """A stage set by a top-level config section that opens the chain of each source it applies to.
+
+    It sees a source's documents as read, before the source's own stages (a blocked
+    page must go before dedup can take its clean copies down with it).
+    `applies(config, source)` says whether that source's chain starts with it;
+    `transform(config, source)` is the stage: documents in, a StageResult out.
+    """
+
+    name: str
+    applies: Callable[[Any, str], bool]
+    transform: Callable[[Any, str], beam.PTransform]
+    summary_lines: Callable[[str, dict], list[str]] = _no_lines  # as Source.summary_lines
+
+
+def check_source_names(key: str, names) -> None:
+    """A setting that lists sources names only known ones (ValueError naming `key` otherwise)."""
+    from pipeline.settings import invalid
+    from pipeline.sources import SOURCES  # here: the sources' modules import this one
+
+    unknown = [name for name in names or () if name not in SOURCES]
+    if unknown:
+        raise invalid(key, f"names unknown sources {unknown}; sources are {', '.join(SOURCES)}")

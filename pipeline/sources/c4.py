@@ -11,6 +11,9 @@ the same: allenai/c4 "en", only reformatted):
     docs -> C4Clean ("c4_rules_v1") -> LanguageId ("lid") -> SpanDedup ("c4_dedup") -> kept
               \\___________________________\\_____________________\\___-> rejected, stats
 
+Either mode may end with document near-dedup (`c4.near_dedup.enabled`, beyond
+LLaMA-1: MinHash by connected components, pipeline.stages.near_dedup).
+
 Published C4 text has been through these steps already ("the preprocessing of C4
 also contains deduplication and language identification steps", LLaMA-1), which is
 why `released` does not repeat them. A released C4 has no crawl files, so WET/WARC
@@ -41,9 +44,11 @@ from pipeline.readers.jsonl import C4Input, is_warc_name
 from pipeline.settings import at_least, invalid, one_of, section
 from pipeline.sources.base import LlamaShare, Source
 from pipeline.stages.judge import Judge, judged
+from pipeline.stages import near_dedup
 from pipeline.stages.lid import LID, LanguageId, LidSettings
+from pipeline.stages.near_dedup import NEAR_DEDUP, NearDedupSettings
 from pipeline.stages.shard_dedup import JudgeShards, doc_tag, emit_rows, positions_of
-from pipeline.stats import StageResult, run_stages
+from pipeline.stats import Chain, StageResult, run_stages
 
 NAME = "c4"
 RELEASED = "released"
@@ -81,6 +86,8 @@ class C4Settings:
     rules: C4RulesSettings = section(C4RulesSettings)
     lid: LidSettings = section(LidSettings)
     dedup: SpanDedupSettings = section(SpanDedupSettings)
+    # document near-dedup, off in LLaMA-1's recipe; last, in either mode
+    near_dedup: NearDedupSettings = section(NearDedupSettings)
 
 
 def check_inputs(settings: C4Settings, patterns: tuple[str, ...]) -> None:
@@ -279,18 +286,24 @@ class CurateC4(beam.PTransform):
                                       bad_words=resolve_bad_words(rules.bad_words)), source)
         self._lid = LanguageId(source, settings.lid, cards["lid"])
         self._dedup = SpanDedup(source, settings.dedup, rules.min_sentences)
+        self._near = near_dedup.stages(source, settings.near_dedup)
 
     def expand(self, docs) -> StageResult:
-        return run_stages(docs, [("C4Rules", self._clean), ("LanguageId", self._lid), ("SpanDedup", self._dedup)])
+        return run_stages(docs, [("C4Rules", self._clean), ("LanguageId", self._lid), ("SpanDedup", self._dedup),
+                                 *self._near])
 
 
 def curate(settings: C4Settings, cards: Mapping[str, Any]) -> beam.PTransform:
     """The curation of `c4.mode`."""
-    return Released() if settings.mode == RELEASED else CurateC4(settings, cards)
+    if settings.mode == REBUILD:
+        return CurateC4(settings, cards)
+    near = near_dedup.stages(NAME, settings.near_dedup)
+    return Chain([("Released", Released()), *near]) if near else Released()
 
 
 def stages(settings: C4Settings) -> tuple[str, ...]:
-    return (RELEASED,) if settings.mode == RELEASED else (RULES, LID, DEDUP)
+    base = (RELEASED,) if settings.mode == RELEASED else (RULES, LID, DEDUP)
+    return (*base, *near_dedup.stage_names(settings.near_dedup))
 
 
 def _summary_lines(stage: str, entry: dict, indent: str = " " * 15) -> list[str]:
@@ -299,6 +312,8 @@ def _summary_lines(stage: str, entry: dict, indent: str = " " * 15) -> list[str]
         return [f"{indent}c4.mode released: C4 as published, written unchanged (no rules, LID or span dedup)"]
     if stage == RULES:
         return [f"{indent}c4.mode rebuild: C4's page rules, then LID, then three-sentence span dedup"]
+    if stage == NEAR_DEDUP:
+        return near_dedup.summary_lines(entry, indent)
     return []
 
 

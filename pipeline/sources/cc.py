@@ -1,10 +1,14 @@
 """CommonCrawl: cc_net's reading, dedup and language id, then LLaMA-1's two quality filters.
 
     cc.line_dedup.mode cc_net (default; LLaMA-1's cc_net, exactly):
-    WET -> min_length -> line_dedup -> lid -> perplexity -> wikiref -> kept
+    WET -> min_length -> line_dedup -> lid -> [near_dedup] -> perplexity -> wikiref -> kept
     cc.line_dedup.mode normalized (our earlier rules; WARC input too):
-    WET/WARC -> exact_dedup -> line_dedup -> lid -> perplexity -> wikiref -> kept
-                      \\______________\\___________\\________\\____________-> rejected, stats
+    WET/WARC -> exact_dedup -> line_dedup -> lid -> [near_dedup] -> perplexity -> wikiref -> kept
+                      \\______________\\___________\\________\\____________\\___________-> rejected, stats
+
+near_dedup (`cc.near_dedup.enabled`, beyond LLaMA-1): MinHash document near-dedup by
+connected components (pipeline.stages.near_dedup), after line dedup and LID so it
+runs on fewer documents, before the quality stages.
 
 The mode also sets how WET records are read (`pipeline.readers.warc_records`: cc_net
 strips every line and takes the first as the title) and `cc.perplexity.scoring`
@@ -25,9 +29,10 @@ import apache_beam as beam
 from pipeline.readers.warc import make_parser
 from pipeline.settings import section
 from pipeline.sources.base import LlamaShare, Source
-from pipeline.stages import perplexity, wikiref
+from pipeline.stages import near_dedup, perplexity, wikiref
 from pipeline.stages.lid import LID, LanguageId, LidSettings
 from pipeline.stages.line_dedup import LINE_DEDUP, LineDedupSettings, dedup_stage_names, dedup_transform
+from pipeline.stages.near_dedup import NEAR_DEDUP, NearDedupSettings
 from pipeline.stages.perplexity import PERPLEXITY, Perplexity, PerplexitySettings
 from pipeline.stages.wikiref import WIKIREF, WikiRef, WikirefSettings
 from pipeline.stats import StageResult, run_stages
@@ -45,6 +50,8 @@ class CCSettings:
     main_content: bool = True
     line_dedup: LineDedupSettings = section(LineDedupSettings)
     lid: LidSettings = section(LidSettings)
+    # document near-dedup, off in LLaMA-1's recipe; after LID (fewer documents), before the quality stages
+    near_dedup: NearDedupSettings = section(NearDedupSettings)
     perplexity: PerplexitySettings = section(PerplexitySettings)
     wikiref: WikirefSettings = section(WikirefSettings)
 
@@ -73,6 +80,7 @@ class CurateCC(beam.PTransform):
         self._stages = [
             ("Dedup", dedup_transform(source, settings.line_dedup)),
             ("LanguageId", LanguageId(source, settings.lid, cards["lid"])),
+            *near_dedup.stages(source, settings.near_dedup),
             *quality_stages(source, settings.perplexity, settings.wikiref, cards),
         ]
 
@@ -92,6 +100,8 @@ def _summary_lines(stage: str, entry: dict) -> list[str]:
     if stage == LINE_DEDUP:
         return [" " * 15 + f"mode {mode}: " + LINE_DEDUP_NOTES.get(mode.split(",")[0], "")
                 for mode in entry.get("mode", {})]
+    if stage == NEAR_DEDUP:
+        return near_dedup.summary_lines(entry)
     if stage == PERPLEXITY:
         return perplexity.summary_lines(entry)
     if stage == WIKIREF:
@@ -105,7 +115,8 @@ SOURCE = Source(
     parser=lambda cc: make_parser(main_content=cc.main_content, source=NAME, report_skipped=True,
                                   cc_net=cc.line_dedup.mode == "cc_net"),
     curate=CurateCC,
-    stages=lambda cc: (*dedup_stage_names(cc.line_dedup), LID, PERPLEXITY, *([WIKIREF] if cc.wikiref.enabled else [])),
+    stages=lambda cc: (*dedup_stage_names(cc.line_dedup), LID, *near_dedup.stage_names(cc.near_dedup), PERPLEXITY,
+                       *([WIKIREF] if cc.wikiref.enabled else [])),
     llama=LlamaShare(0.670, 1.10, "3.3 TB"),
     summary_lines=_summary_lines,
 )

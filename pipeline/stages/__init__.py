@@ -7,4 +7,8 @@
     near_dedup.py   "near_dedup": MinHash LSH on Beam's shuffle
     perplexity.py   "perplexity": KenLM scores, per-language cutoffs, head/middle/tail
     wikiref.py      "wikiref": the Wikipedia-reference classifier
+    url_filter.py   "url_filter": domain blocklists, first in the CC and C4 chains (a HEAD stage)
+    decontamination.py  "decontamination": eval n-grams as a side input, across sources (CROSS_SOURCE)
+    pii.py          "pii": e-mail, IP and phone masking, across sources (CROSS_SOURCE)
+    files.py        matching and reading the files those stages read besides the inputs
 """

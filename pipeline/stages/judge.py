@@ -142,7 +142,8 @@ class FilterStage(beam.PTransform):
         return judged(docs, "Apply", ApplyFilter(self._filter, self._source, self._checksums))
 
 
-def judged(pcoll, label: str, dofn: beam.DoFn) -> StageResult:
-    """Apply a judging DoFn (one that yields through a Judge) and gather its three outputs."""
-    out = pcoll | label >> beam.ParDo(dofn).with_outputs(REJECTED, STATS, main="kept")
+def judged(pcoll, label: str, dofn: beam.DoFn, *side_inputs) -> StageResult:
+    """Apply a judging DoFn (one that yields through a Judge) and gather its three outputs;
+    `side_inputs` are passed to its `process` after the element."""
+    out = pcoll | label >> beam.ParDo(dofn, *side_inputs).with_outputs(REJECTED, STATS, main="kept")
     return StageResult(out.kept, out[REJECTED], out[STATS] | f"{label}Stats" >> SumStats())

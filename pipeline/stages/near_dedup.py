@@ -1,30 +1,45 @@
-"""Stage "near_dedup": MinHash LSH near-duplicate removal on Beam's shuffle (LLaMA-1's rule for books).
+"""Stage "near_dedup": MinHash LSH near-duplicate removal on Beam's shuffle, with two rules.
 
-Settings are `filters.minhash.MinHashParams` (config `books.near_dedup`); signatures
-and band keys come from `filters.minhash`, the one implementation.
+Signatures and band keys come from `filters.minhash`, the one implementation. The
+front half is shared by every rule (and by the cross-source stage,
+pipeline.stages.cross_source), and runs entirely on Beam's shuffle, so it scales
+past one worker's memory:
 
-NearDedup runs entirely on Beam's shuffle, so it scales past one worker's memory:
-
-  1. signatures: (id, (document, signature)), computed once per document
-  2. buckets:    one ((band key), id) per band -> GroupByKey -> candidate pairs
-                 (a, b), a < b; a bucket over `max_bucket_size` ids pairs every id
-                 with the bucket's smallest id only (counted, logged)
+  1. signatures: (key, (document, signature)), computed once per document
+  2. buckets:    one ((band key), key) per band -> GroupByKey -> candidate pairs
+                 (a, b), a < b; a bucket over `max_bucket_size` keys pairs every key
+                 with the bucket's smallest key only (counted, logged)
   3. join at a:  CoGroupByKey(signatures, pairs) -> (b, (a, signature of a))
-  4. join at b:  CoGroupByKey(documents with signatures, candidates) -> verify each
-                 candidate on the full signatures (estimated Jaccard >= threshold)
+  4. join at b:  verify each candidate on the full signatures (estimated Jaccard
+                 >= threshold): a verified pair
 
-A document is dropped (`near_duplicate`, meta["duplicate_of"] = the smallest
-verified id, meta["similarity"] = the estimate) when it has a verified near-duplicate
-with a smaller id. The smallest id of every cluster therefore stays; in a chain
-A ~ B ~ C where A and C are not near-duplicates of each other, B and C both go
-(each has a smaller neighbour), and where only A ~ C and B ~ C, B stays as well as A
-(B has no near-duplicate with a smaller id). Full connected components would need
-iterative shuffles; this rule never keeps two verified near-duplicates.
+Then one of two rules decides which documents go:
+
+pairwise (`NearDedup`: Books, LLaMA-1's rule for books, config `books.near_dedup`):
+a document is dropped (`near_duplicate`, meta["duplicate_of"] = the smallest verified
+id, meta["similarity"] = the estimate) when it has a verified near-duplicate with a
+smaller id. Decided at step 4, with no further shuffle. In a chain A ~ B ~ C where A
+and C are not near-duplicates of each other, the rule keeps every document with no
+smaller neighbour: if B has the largest id, A and C both stay.
+
+components (`DocumentNearDedup`: CommonCrawl and C4, config `cc.near_dedup` /
+`c4.near_dedup`): the verified pairs are the edges of a graph whose connected
+components are found on Beam by min-label propagation (`MinLabelComponents`): every
+document starts labelled with its own id and, each round, takes the smallest label
+among itself and its neighbours; after at most `max_rounds` rounds (one GroupByKey
+each) every document of a component holds the component's smallest id. Each
+component keeps that document; the others are dropped (`near_duplicate`,
+meta["duplicate_of"] = their label). So a chain A ~ B ~ C keeps one document. Rounds
+used and any component still unconverged after `max_rounds` are counted (an
+unconverged component keeps more than one document, never none: its smallest id
+always keeps its own label).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
@@ -32,51 +47,121 @@ from apache_beam.metrics import Metrics
 
 from filters.document import Document
 from filters.minhash import SIGNATURE_DTYPE, MinHasher, MinHashParams, band_keys, estimated_jaccard
+from pipeline.settings import at_least, between, invalid
 from pipeline.stages.judge import Judge, judged
 from pipeline.stats import STATS, StageResult, SumStats, stat_row
 
 log = logging.getLogger(__name__)
 
 NEAR_DEDUP = "near_dedup"
+NEAR_DUPLICATE = "near_duplicate"
 OVERSIZED_LOG_LIMIT = 5  # per worker
 
 
-class _Sign(beam.DoFn):
-    """Document -> (id, (document, signature bytes or None)); the MinHash permutations load once."""
+@dataclass(frozen=True, kw_only=True)
+class NearDedupSettings:
+    """Config `cc.near_dedup` / `c4.near_dedup`: document near-dedup by connected components.
 
-    def __init__(self, params: MinHashParams):
-        self._params = params
+    Off by default (LLaMA-1 stopped at line dedup). 20 bands x 6 rows catch a pair at
+    Jaccard 0.8 with probability 0.998 (the S-curve is steepest near 0.61); every
+    candidate is verified on the full signature, so the threshold is what decides.
+    """
+
+    enabled: bool = False
+    threshold: float = between(0.8, 0.0, 1.0, low_open=True)  # estimated Jaccard of word shingles
+    num_perm: int = at_least(128, 1)
+    bands: int = at_least(20, 1)
+    rows: int = at_least(6, 1)
+    shingle_size: int = at_least(5, 1)  # words per shingle
+    seed: int = 1  # the MinHash permutations; every worker derives the same ones
+    max_bucket_size: int = at_least(1000, 2)  # larger LSH buckets pair each key with the smallest only
+    max_rounds: int = at_least(10, 1)  # label-propagation rounds (one shuffle each)
+
+    def __post_init__(self):
+        if self.bands * self.rows > self.num_perm:
+            raise invalid("bands", f"* rows ({self.bands} * {self.rows}) must not exceed num_perm "
+                                   f"({self.num_perm})")
+
+    @property
+    def params(self) -> MinHashParams:
+        return MinHashParams(shingle_size=self.shingle_size, num_perm=self.num_perm, bands=self.bands,
+                             rows=self.rows, threshold=self.threshold, seed=self.seed,
+                             max_bucket_size=self.max_bucket_size)
+
+
+def stage_names(settings: NearDedupSettings) -> tuple[str, ...]:
+    """("near_dedup",) when enabled, else nothing: for a source record's `stages`."""
+    return (NEAR_DEDUP,) if settings.enabled else ()
+
+
+def stages(source: str, settings: NearDedupSettings) -> list[tuple[str, beam.PTransform]]:
+    """The (label, transform) to append to a source's chain when enabled."""
+    return [("NearDedup", DocumentNearDedup(settings, source))] if settings.enabled else []
+
+
+# ---------------------------------------------------------------- the shared front half
+
+class _Sign(beam.DoFn):
+    """(key, document) -> (key, (document, signature bytes or None)); permutations load once."""
+
+    def __init__(self, params: MinHashParams, counter: str = NEAR_DEDUP):
+        self._params, self._counter = params, counter
 
     def setup(self):
         self._hasher = MinHasher(self._params.num_perm, self._params.seed, self._params.shingle_size)
-        self._no_words = Metrics.counter(NEAR_DEDUP, "documents_without_words")
+        self._no_words = Metrics.counter(self._counter, "documents_without_words")
 
-    def process(self, doc: Document):
+    def process(self, element):
+        key, doc = element
         sig = self._hasher.signature(doc.text)
         if sig is None:
             self._no_words.inc()  # nothing to compare: kept, never a candidate
-        yield doc.id, (doc, None if sig is None else sig.tobytes())
+        yield key, (doc, None if sig is None else sig.tobytes())
 
 
 def _signature(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype=SIGNATURE_DTYPE)
 
 
-class _BucketPairs(beam.DoFn):
-    """(band key, ids) -> candidate pairs (a, b) with a < b; oversized buckets counted."""
+def _with_signature(element):
+    key, (_, sig) = element
+    if sig is not None:
+        yield key, sig
 
-    def __init__(self, source: str, max_bucket_size: int):
-        self._source, self._max = source, max_bucket_size
+
+def _band_keys(element, bands: int, rows: int):
+    key, sig = element
+    for band in band_keys(_signature(sig), bands, rows):
+        yield band, key
+
+
+def fixed_source(source: str, key) -> str:
+    """The source of every key of a one-source stage."""
+    return source
+
+
+class _BucketPairs(beam.DoFn):
+    """(band key, keys) -> candidate pairs (a, b) with a < b; oversized buckets counted.
+
+    `source_of(key)` names the source a stat row belongs to; `cross_only` (keys are
+    (rank, id)) skips pairs of the same rank, i.e. of the same source.
+    """
+
+    def __init__(self, source_of, max_bucket_size: int, stage: str = NEAR_DEDUP, cross_only: bool = False):
+        self._source_of, self._max, self._stage, self._cross = source_of, max_bucket_size, stage, cross_only
 
     def setup(self):
-        self._oversized = Metrics.counter(NEAR_DEDUP, "oversized_buckets")
+        self._oversized = Metrics.counter(self._stage, "oversized_buckets")
         self._logged = 0
 
+    def _wanted(self, a, b) -> bool:
+        return not (self._cross and a[0] == b[0])
+
     def process(self, element):
-        key, ids = element
+        band, keys = element
         head = []
-        for doc_id in ids:  # hold at most max_bucket_size + 1 ids
-            head.append(doc_id)
+        for key in keys:  # hold at most max_bucket_size + 1 keys
+            head.append(key)
             if len(head) > self._max:
                 break
         if len(head) < 2:
@@ -85,22 +170,24 @@ class _BucketPairs(beam.DoFn):
             head = sorted(set(head))
             for i, a in enumerate(head):
                 for b in head[i + 1:]:
-                    yield a, b
+                    if self._wanted(a, b):
+                        yield a, b
             return
-        # Oversized: pair every id with the bucket's smallest one (two streaming passes).
-        smallest = min(ids)
+        # Oversized: pair every key with the bucket's smallest one (two streaming passes).
+        smallest = min(keys)
         n = 0
-        for doc_id in ids:
+        for key in keys:
             n += 1
-            if doc_id != smallest:
-                yield smallest, doc_id
+            if key != smallest and self._wanted(smallest, key):
+                yield smallest, key
         self._oversized.inc()
         if self._logged < OVERSIZED_LOG_LIMIT:
-            log.warning("near_dedup: LSH bucket %d holds %d documents (max_bucket_size %d); "
-                        "pairing each with the smallest id %s only", key, n, self._max, smallest)
+            log.warning("%s: LSH bucket %d holds %d documents (max_bucket_size %d); "
+                        "pairing each with the smallest key %s only", self._stage, band, n, self._max, smallest)
             self._logged += 1
-        yield stat_row(self._source, NEAR_DEDUP, "oversized_buckets", 1, 0)
-        yield stat_row(self._source, NEAR_DEDUP, "oversized_bucket_documents", n, 0)
+        source = self._source_of(smallest)
+        yield stat_row(source, self._stage, "oversized_buckets", 1, 0)
+        yield stat_row(source, self._stage, "oversized_bucket_documents", n, 0)
 
 
 def _candidates_at_a(element):
@@ -110,46 +197,99 @@ def _candidates_at_a(element):
     if not sigs:
         return
     for b in sorted(set(joined["pairs"])):
-        for sig in sigs:  # more than one only if two documents share an id
+        for sig in sigs:  # more than one only if two documents share a key
             yield b, (a, sig)
 
 
-class _Verify(beam.DoFn):
-    """(b, {"item": [(doc, sig)], "cand": [(a, sig_a)]}) -> kept, or near_duplicate of the smallest a."""
+def lsh_candidates(keyed_docs, params: MinHashParams, source_of, stage: str = NEAR_DEDUP, cross_only: bool = False):
+    """Steps 1-3 on (key, document) pairs: (signed, signatures, candidates at b, bucket stat rows).
 
-    def __init__(self, source: str, threshold: float):
-        self._source, self._threshold = source, threshold
+    signed: (key, (document, signature bytes or None)); signatures: (key, bytes) of the
+    documents with words; candidates: (b, (a, signature of a)) for every pair a < b
+    sharing a band.
+    """
+    signed = keyed_docs | "Sign" >> beam.ParDo(_Sign(params, stage))
+    sigs = signed | "Signatures" >> beam.FlatMap(_with_signature)
+    buckets = (
+        sigs
+        | "BandKeys" >> beam.FlatMap(_band_keys, params.bands, params.rows)
+        | "GroupByBand" >> beam.GroupByKey()
+        | "Pairs" >> beam.ParDo(_BucketPairs(source_of, params.max_bucket_size, stage, cross_only)).with_outputs(
+            STATS, main="pairs")
+    )
+    at_b = (
+        {"sig": sigs, "pairs": buckets.pairs}
+        | "JoinAtA" >> beam.CoGroupByKey()
+        | "CandidatesAtB" >> beam.FlatMap(_candidates_at_a)
+    )
+    return signed, sigs, at_b, buckets[STATS]
+
+
+def verified(sig_bytes: bytes, candidates, threshold: float) -> list[tuple]:
+    """The (a, similarity) of the candidates whose signature agrees with `sig_bytes` at >= threshold."""
+    sig = _signature(sig_bytes)
+    out = []
+    for a, sig_a in candidates:
+        similarity = estimated_jaccard(sig, _signature(sig_a))
+        if similarity >= threshold:
+            out.append((a, similarity))
+    return out
+
+
+def key_id(key) -> str:
+    """The document id of a key: the id itself, or the id of a (rank, id) key."""
+    return key if isinstance(key, str) else key[1]
+
+
+# ---------------------------------------------------------------- the pairwise rule
+
+class VerifyAtB(beam.DoFn):
+    """(b, {"item": [(doc, sig)], "cand": [(a, sig_a)]}) -> kept, or dropped as a duplicate of the smallest a.
+
+    `source`: every document's source, or None to judge each under its own source;
+    `ranked`: the source names by rank, for keys (rank, id): drops then also count
+    "duplicate_of:<source of a>".
+    """
+
+    def __init__(self, source: str | None, threshold: float, stage: str = NEAR_DEDUP, reason: str = NEAR_DUPLICATE,
+                 ranked: tuple[str, ...] | None = None):
+        self._source, self._threshold, self._stage, self._reason, self._ranked = (
+            source, threshold, stage, reason, ranked)
 
     def setup(self):
-        self._judge = Judge(self._source, NEAR_DEDUP, ["near_duplicate"])
+        self._judges: dict[str, Judge] = {}
+
+    def _judge(self, doc: Document) -> Judge:
+        source = self._source or doc.source
+        if source not in self._judges:
+            self._judges[source] = Judge(source, self._stage, [self._reason])
+        return self._judges[source]
 
     def process(self, element):
         _, joined = element
         cands = list(joined["cand"])
         for doc, sig_bytes in joined["item"]:
-            yield from self._judge.arrived(doc)
+            judge = self._judge(doc)
+            yield from judge.arrived(doc)
             best = None  # (a, similarity) with the smallest verified a
-            verified = 0
             if sig_bytes is not None and cands:
-                sig = _signature(sig_bytes)
-                for a, sig_a in cands:
-                    similarity = estimated_jaccard(sig, _signature(sig_a))
-                    if similarity >= self._threshold:
-                        verified += 1
-                        if best is None or a < best[0]:
-                            best = (a, similarity)
-                yield self._judge.row("candidate_pairs", len(cands), 0)
-                yield self._judge.row("verified_pairs", verified, 0)
+                matches = verified(sig_bytes, cands, self._threshold)
+                for a, similarity in matches:
+                    if best is None or a < best[0]:
+                        best = (a, similarity)
+                yield judge.row("candidate_pairs", len(cands), 0)
+                yield judge.row("verified_pairs", len(matches), 0)
             if best is None:
-                yield from self._judge.keep(doc)
-            else:
-                dup = dataclasses.replace(doc, meta={**doc.meta, "duplicate_of": best[0],
-                                                     "similarity": round(best[1], 4)})
-                yield from self._judge.drop(dup, "near_duplicate")
+                yield from judge.keep(doc)
+                continue
+            dup = dataclasses.replace(doc, meta={**doc.meta, "duplicate_of": key_id(best[0]),
+                                                 "similarity": round(best[1], 4)})
+            by = [(f"duplicate_of:{self._ranked[best[0][0]]}", 1, doc.nbytes)] if self._ranked else []
+            yield from judge.drop(dup, self._reason, *by)
 
 
 class NearDedup(beam.PTransform):
-    """Stage "near_dedup": MinHash LSH on Beam's shuffle; see the module docstring.
+    """Stage "near_dedup" with the pairwise rule (Books); see the module docstring.
 
     Extra stat rows: "candidate_pairs" (distinct pairs verified), "verified_pairs"
     (pairs at or over the threshold), "oversized_buckets" and
@@ -161,23 +301,223 @@ class NearDedup(beam.PTransform):
         self._params, self._source = params, source
 
     def expand(self, docs) -> StageResult:
-        params, source = self._params, self._source
-        signed = docs | "Sign" >> beam.ParDo(_Sign(params))
-        sigs = signed | "Signatures" >> beam.FlatMap(lambda kv: [(kv[0], kv[1][1])] if kv[1][1] is not None else [])
-        buckets = (
-            sigs
-            | "BandKeys" >> beam.FlatMap(
-                lambda kv: ((key, kv[0]) for key in band_keys(_signature(kv[1]), params.bands, params.rows)))
-            | "GroupByBand" >> beam.GroupByKey()
-            | "Pairs" >> beam.ParDo(_BucketPairs(source, params.max_bucket_size)).with_outputs(
-                STATS, main="pairs")
-        )
-        at_a = (
-            {"sig": sigs, "pairs": buckets.pairs}
-            | "JoinAtA" >> beam.CoGroupByKey()
-            | "CandidatesAtB" >> beam.FlatMap(_candidates_at_a)
-        )
-        out = judged({"item": signed, "cand": at_a} | "JoinAtB" >> beam.CoGroupByKey(),
-                     "Verify", _Verify(source, params.threshold))
-        stats = (buckets[STATS], out.stats) | "SumStats" >> SumStats()
+        keyed = docs | "KeyById" >> beam.Map(lambda d: (d.id, d))
+        signed, _, at_b, bucket_stats = lsh_candidates(keyed, self._params, functools.partial(fixed_source, self._source))
+        out = judged({"item": signed, "cand": at_b} | "JoinAtB" >> beam.CoGroupByKey(),
+                     "Verify", VerifyAtB(self._source, self._params.threshold))
+        stats = (bucket_stats, out.stats) | "SumStats" >> SumStats()
         return StageResult(out.kept, out.rejected, stats)
+
+
+# ---------------------------------------------------------------- the components rule
+
+def _row(source: str, metric: str, count: int = 1):
+    """A plain stat row (for Maps; DoFns with tagged outputs use stat_row)."""
+    return (source, NEAR_DEDUP, metric), (count, 0)
+
+
+class _VerifyEdges(beam.DoFn):
+    """(b, {"sig": [signature of b], "cand": [(a, sig_a)]}) -> verified edges (a, b); pair counts as stat rows."""
+
+    def __init__(self, source: str, threshold: float):
+        self._source, self._threshold = source, threshold
+
+    def process(self, element):
+        b, joined = element
+        cands = list(joined["cand"])
+        if not cands:
+            return
+        for sig_bytes in joined["sig"]:
+            matches = verified(sig_bytes, cands, self._threshold)
+            yield stat_row(self._source, NEAR_DEDUP, "candidate_pairs", len(cands), 0)
+            yield stat_row(self._source, NEAR_DEDUP, "verified_pairs", len(matches), 0)
+            for a, _ in matches:
+                yield a, b
+
+
+def _both_ways(edge):
+    a, b = edge
+    yield a, b
+    yield b, a
+
+
+def _first_round(element):
+    """(node, neighbours) -> (node, (label, changed, neighbours)): round 1, the smallest of the closed neighbourhood."""
+    node, neighbours = element
+    neighbours = tuple(sorted(set(neighbours)))
+    label = min(node, neighbours[0])
+    return node, (label, label != node, neighbours)
+
+
+def _messages(element):
+    """A node's state to itself, and its label to its neighbours if it changed last round
+    (an unchanged label reached them already)."""
+    node, (label, changed, neighbours) = element
+    yield node, (label, neighbours)
+    if changed:
+        for other in neighbours:
+            yield other, (label, None)
+
+
+def _update(element):
+    """(node, [its state and the labels sent to it]) -> (node, (smallest label, changed, neighbours))."""
+    node, values = element
+    label, neighbours, received = None, None, []
+    for value, nbrs in values:
+        if nbrs is None:
+            received.append(value)
+        else:
+            label, neighbours = value, nbrs
+    new = min([label, *received])
+    return node, (new, new < label, neighbours)
+
+
+class _Round(beam.PTransform):
+    """One round of min-label propagation: one GroupByKey."""
+
+    def expand(self, state):
+        return (state
+                | "Send" >> beam.FlatMap(_messages)
+                | "Gather" >> beam.GroupByKey()
+                | "Update" >> beam.Map(_update))
+
+
+def _pending(element):
+    """Check pass: (node, [state and labels sent]) -> the smaller label it would take next round, if any."""
+    _, values = element
+    label, received = None, []
+    for value, nbrs in values:
+        if nbrs is None:
+            received.append(value)
+        else:
+            label = value
+    if received and min(received) < label:
+        yield min(received)
+
+
+class MinLabelComponents(beam.PTransform):
+    """Edges (a, b) -> (node, label) for every node: label = the smallest id of its
+    connected component, by min-label propagation in at most `max_rounds` rounds.
+
+    Returns (labels, stat rows). Rows of `source`'s near_dedup: "label_changes:<round>"
+    (documents whose label fell in that round: rounds used = the rounds listed),
+    "max_rounds", "cluster_sizes:<n>" (components of n documents), and, when labels
+    were still moving after the last round, "unconverged_documents" (documents whose
+    label would still fall) and "unconverged_components": the roots (documents
+    labelled with their own id) whose label was still spreading. Each unconverged
+    component has one, its smallest id; it counts twice only if it also has another
+    local minimum more than max_rounds hops away from that id.
+    """
+
+    def __init__(self, source: str, max_rounds: int):
+        super().__init__()
+        self._source, self._max_rounds = source, max_rounds
+
+    def expand(self, edges):
+        source = self._source
+        state = (edges
+                 | "BothWays" >> beam.FlatMap(_both_ways)
+                 | "Neighbours" >> beam.GroupByKey()
+                 | "Round1" >> beam.Map(_first_round))
+        rows = [edges.pipeline | "MaxRounds" >> beam.Create([_row(source, "max_rounds", self._max_rounds)]),
+                state | "Changes1" >> beam.FlatMap(_changes, source, 1)]
+        for r in range(2, self._max_rounds + 1):
+            state = state | f"Round{r}" >> _Round()
+            rows.append(state | f"Changes{r}" >> beam.FlatMap(_changes, source, r))
+        pending = (state
+                   | "CheckSend" >> beam.FlatMap(_messages)
+                   | "CheckGather" >> beam.GroupByKey()
+                   | "Pending" >> beam.FlatMap(_pending))
+        rows.append(pending | "UnconvergedDocuments" >> beam.Map(lambda _: _row(source, "unconverged_documents")))
+        labels = state | "Labels" >> beam.MapTuple(lambda node, st: (node, st[0]))
+        spreading = pending | "SpreadingLabels" >> beam.Distinct() | "KeySpreading" >> beam.Map(lambda l: (l, None))
+        rows.append({"spreading": spreading, "label": labels}
+                    | "JoinSpreading" >> beam.CoGroupByKey()
+                    | "UnconvergedComponents" >> beam.FlatMap(_spreading_root, source))
+        rows.append(labels
+                    | "ByLabel" >> beam.MapTuple(lambda node, label: (label, 1))
+                    | "ComponentSizes" >> beam.CombinePerKey(sum)
+                    | "SizeRows" >> beam.MapTuple(lambda label, n: _row(source, f"cluster_sizes:{n}")))
+        return labels, tuple(rows) | "AllRows" >> beam.Flatten()
+
+
+def _spreading_root(element, source: str):
+    """A root (a document labelled with its own id) whose label is still spreading: an unconverged component."""
+    node, joined = element
+    if list(joined["spreading"]) and node in joined["label"]:
+        yield _row(source, "unconverged_components")
+
+
+def _changes(element, source: str, round_: int):
+    _, (_, changed, _) = element
+    if changed:
+        yield _row(source, f"label_changes:{round_}")
+
+
+class _Resolve(beam.DoFn):
+    """(id, {"doc": [document], "label": [smaller label]}) -> kept, or near_duplicate of its label."""
+
+    def __init__(self, source: str):
+        self._source = source
+
+    def setup(self):
+        self._judge = Judge(self._source, NEAR_DEDUP, [NEAR_DUPLICATE])
+
+    def process(self, element):
+        _, joined = element
+        labels = list(joined["label"])
+        for doc in joined["doc"]:
+            yield from self._judge.arrived(doc)
+            if labels:
+                dup = dataclasses.replace(doc, meta={**doc.meta, "duplicate_of": min(labels)})
+                yield from self._judge.drop(dup, NEAR_DUPLICATE)
+            else:
+                yield from self._judge.keep(doc)
+
+
+class DocumentNearDedup(beam.PTransform):
+    """Stage "near_dedup" with the components rule (CommonCrawl, C4); see the module docstring.
+
+    Extra stat rows: those of `NearDedup` and of `MinLabelComponents`.
+    """
+
+    def __init__(self, settings: NearDedupSettings, source: str):
+        super().__init__()
+        self._settings, self._source = settings, source
+
+    def expand(self, docs) -> StageResult:
+        settings, source = self._settings, self._source
+        keyed = docs | "KeyById" >> beam.Map(lambda d: (d.id, d))
+        _, sigs, at_b, bucket_stats = lsh_candidates(keyed, settings.params, functools.partial(fixed_source, source))
+        edges = ({"sig": sigs, "cand": at_b}
+                 | "JoinAtB" >> beam.CoGroupByKey()
+                 | "Verify" >> beam.ParDo(_VerifyEdges(source, settings.threshold)).with_outputs(STATS, main="edges"))
+        labels, component_rows = edges.edges | "Components" >> MinLabelComponents(source, settings.max_rounds)
+        drops = labels | "Drops" >> beam.Filter(lambda kv: kv[1] != kv[0])
+        out = judged({"doc": keyed, "label": drops} | "JoinLabels" >> beam.CoGroupByKey(), "Resolve",
+                     _Resolve(source))
+        stats = (bucket_stats, edges[STATS], component_rows, out.stats) | "SumStats" >> SumStats()
+        return StageResult(out.kept, out.rejected, stats)
+
+
+# ---------------------------------------------------------------- the summary
+
+def summary_lines(entry: dict, indent: str = " " * 15) -> list[str]:
+    """Clusters and label-propagation rounds of a components near_dedup entry of stats.json."""
+    if "max_rounds" not in entry:
+        return []  # the pairwise rule (Books)
+    sizes = entry.get("cluster_sizes", {})
+    clusters = sum(sizes.values())
+    docs = sum(int(n) * count for n, count in sizes.items())
+    shown = ", ".join(f"{count} of {n}" for n, count in sorted(sizes.items(), key=lambda kv: int(kv[0])))
+    rounds = len(entry.get("label_changes", {}))
+    lines = [f"{indent}{clusters} near-duplicate clusters ({docs} documents; clusters of n: {shown or 'none'}), "
+             f"each keeps its smallest id",
+             f"{indent}connected components: labels settled after {rounds} of at most "
+             f"{entry['max_rounds']['count']} rounds"]
+    unconverged = entry.get("unconverged_documents", {}).get("count", 0)
+    if unconverged:
+        lines.append(f"{indent}NOT CONVERGED: {unconverged} documents in "
+                     f"{entry.get('unconverged_components', {}).get('count', 0)} components still had a smaller "
+                     "label to take; raise max_rounds (those components keep more than one document)")
+    return lines

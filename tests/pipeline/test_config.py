@@ -155,6 +155,11 @@ def test_a_stage_key_covers_its_own_sections_only(tmp_path):
     assert stage_key("curate", base, tmp_path) != stage_key("curate", load_config(SAMPLE, ["cc.lid.threshold=0.6"]),
                                                              tmp_path)
     assert section_digest(base, ["seed"]) == {"seed": 0}
+    # The reference models do not depend on stages after them, nor on other sources' inputs.
+    for change in ("cc.near_dedup.enabled=true", "inputs.c4=[]", "c4.lid.threshold=0.6"):
+        assert stage_key("models", base, tmp_path) == stage_key("models", load_config(SAMPLE, [change]), tmp_path)
+    assert stage_key("models", base, tmp_path) != stage_key("models", load_config(SAMPLE, ["cc.lid.threshold=0.6"]),
+                                                            tmp_path)
 
 
 def test_the_full_scale_template_loads():
@@ -177,5 +182,10 @@ def test_a_config_extends_another_section_by_section(tmp_path):
     loop.write_text("extends: loop.yaml\n")
     with pytest.raises(ConfigError, match="loops back"):
         load_config(loop)
-    assert load_config("configs/sample-modern.yaml").inputs == load_config(SAMPLE).inputs
+    modern, strict = load_config("configs/sample-modern.yaml"), load_config(SAMPLE)
+    assert modern.inputs.cc == (*strict.inputs.cc, "data/sample/planted/cc/*.warc.wet.gz")  # the planted cases
+    assert modern.inputs.github == strict.inputs.github
+    assert set(strict.inputs.c4) <= set(modern.inputs.c4)  # plus the planted files
+    assert modern.cc.near_dedup.enabled and not strict.cc.near_dedup.enabled
+    assert modern.dedup.cross_source.enabled and not load_config("configs/llama.yaml").dedup.cross_source.enabled
     assert load_config("configs/llama-modern.yaml").tokenizer.vocab_size == 32000

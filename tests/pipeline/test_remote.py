@@ -39,7 +39,7 @@ def test_a_run_on_s3_writes_what_a_local_run_writes(s3, tmp_path):
     download(uri, s3, copy)
     golden = json.loads((ROOT / "tests" / "golden" / "sample.json").read_text())
     assert differences(golden, digest(copy)) == []  # curated, rejected, stats, models, tokenizer, shards
-    records = {p.stem: json.loads(p.read_text()) for p in (copy / ".stages").glob("*.json") if p.stem != "pipeline-output"}
+    records = {p.stem: json.loads(p.read_text()) for p in (copy / ".stages").glob("*.json")}
     assert set(records) == {"models", "curate", "tokenizer", "shards"}
     assert not list(copy.glob(".tmp-*")) and not (copy / ".lock").exists()
     cards = json.loads((copy / "models" / "cards.json").read_text())

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 import socket
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest

@@ -3,7 +3,6 @@ import html
 import io
 import re
 import shutil
-from collections import Counter
 
 import apache_beam as beam
 import pytest
