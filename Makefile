@@ -16,7 +16,7 @@ KENLM := .cache/kenlm/bin/lmplz
 # Remote-runner workers as tests run them: apache-beam and the worker sdist, not the checkout.
 WORKER_VENV := .cache/worker-venv/.built
 
-.PHONY: setup sample demo test golden worker-venv clean help
+.PHONY: setup browser sample demo test golden worker-venv clean help
 
 help:
 	@echo "make demo   set up, build the real sample, run the pipeline end to end, train a tiny model"
@@ -25,7 +25,7 @@ help:
 	@echo "make golden run the pipeline on the sample and compare its outputs with tests/golden/sample.json"
 	@echo "make clean  remove outputs (keeps .venv and the download cache)"
 
-setup: $(STAMP) $(KENLM)
+setup: $(STAMP) $(KENLM) browser
 
 # torch first, pinned to the CPU wheel: anything else pulls GBs of CUDA wheels.
 $(STAMP): pyproject.toml
@@ -39,6 +39,10 @@ $(STAMP): pyproject.toml
 # lmplz and build_binary (the KenLM wheel only queries models); apt-get when root.
 $(KENLM): tools/build_kenlm.sh
 	tools/build_kenlm.sh
+
+# Chromium + chromedriver for the report's screenshot and browser test; apt-get when root, else a hint.
+browser:
+	@tools/install_chromium.sh
 
 sample: $(SAMPLE)
 
@@ -61,13 +65,16 @@ $(SAMPLE): $(STAMP) samples/*.py samples/SOURCES.json registries/*.py
 	touch $@
 
 # The pipeline (models, curate, tokenizer, shards), then a tiny LLaMA trained on the
-# shards; its summary compares the validation loss with the unigram entropy.
+# shards; its summary compares the validation loss with the unigram entropy. Last, the
+# run report again with the training in it, and its screenshot (skipped without Chromium).
 demo: setup sample
 	$(BIN)/python -m pipeline run --config $(DEMO_CONFIG) --output $(DEMO_OUT)
 	$(BIN)/python -m training_entry train --data $(DEMO_OUT)/shards --preset tiny \
 		--steps $(DEMO_STEPS) --out $(DEMO_RUN)
 	$(BIN)/python -m training_entry generate --checkpoint $(DEMO_RUN) \
-		--prompt "The Universal Declaration of Human Rights" --max-new-tokens 40 --num-samples 1
+		--prompt "The Universal Declaration of Human Rights" --max-new-tokens 40 --num-samples 1 \
+		--save $(DEMO_RUN)/generations.json
+	$(BIN)/python -m pipeline report --output $(DEMO_OUT) --train $(DEMO_RUN) --screenshot
 
 test: setup sample worker-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -43,6 +43,7 @@ PURPOSES = {
     "heldout": b"heldout",  # the wikiref classifier's held-out split
     "ppl-sample": b"ppl-sample",  # documents whose perplexities set the cutoffs
     "order": b"order",  # the wikiref training file's order
+    "report-example": b"report-example",  # which rejected documents the run report shows per reason
 }
 
 

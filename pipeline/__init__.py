@@ -13,6 +13,8 @@
     mix.py             the mixture: LLaMA's proportions, epochs, copies, the validation split
     shards.py          the shards stage: tokenize, mix, write shards and manifest.json
     stats.py, summary.py   stat rows summed on Beam; stats.json and the printed summary
+    report/            OUT/report.html, the run as one page, from the small files the stages wrote (and the
+                       curate pipeline's example rejects per reason); `python -m pipeline report`
     parquet.py, outputs.py, localize.py, runner.py   formats, publication, models on workers, Beam options
 
 Only this package knows Beam; `filters/` holds the Beam-free rules each stage applies.

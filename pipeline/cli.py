@@ -5,6 +5,7 @@
     python -m pipeline curate     --config ... --output OUT   # every source -> curated/, rejected/, stats.json
     python -m pipeline tokenizer  --config ... --output OUT   # SentencePiece BPE on a mixture sample
     python -m pipeline shards     --config ... --output OUT   # mix, tokenize, write shards/ + manifest.json
+    python -m pipeline report     --output OUT [--train RUN]  # OUT/report.html (`run` writes it at the end)
 
 Unrecognised flags are Beam pipeline options (--runner, --project, --region,
 --temp_location, --job_endpoint, --environment_type, --direct_running_mode,
@@ -35,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
             "      --direct_running_mode multi_processing --direct_num_workers 2\n"
         ),
     )
-    parser.add_argument("command", choices=["run", *STAGES], help="'run' runs every stage in order")
+    parser.add_argument("command", choices=["run", *STAGES], help="'run' runs every stage in order, then writes "
+                        "OUT/report.html ('report --output OUT' writes it alone)")
     parser.add_argument("--config", required=True, help="YAML run config (see configs/)")
     parser.add_argument("--output", required=True,
                         help="output directory OUT: a local path, or a URI such as gs://bucket/run or s3://bucket/run")
@@ -52,6 +54,10 @@ def _without_gcp_import_notice(record: logging.LogRecord) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["report"]:  # reads OUT only: no config, no Beam
+        from pipeline.report.cli import main as report
+
+        return report((sys.argv[1:] if argv is None else argv)[1:])
     parser = _parser()
     args, unknown = parser.parse_known_args(argv)
     logging.basicConfig(
@@ -95,6 +101,15 @@ def main(argv: list[str] | None = None) -> int:
             remove_leftovers(out)
             for stage in stages:
                 run_stage(stage, config, out, beam_args, args.force)
+            if args.command == "run":
+                from pipeline.report import write_report
+
+                try:
+                    print(f"report: {write_report(out)}", flush=True)
+                except Exception:  # every stage finished: say so, and how to retry the page alone
+                    log.exception("every stage finished, but writing the report failed; retry it with "
+                                  "`python -m pipeline report --output %s`", args.output)
+                    return 1
     except (StateError, ModelMismatchError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

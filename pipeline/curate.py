@@ -22,6 +22,7 @@ import apache_beam as beam
 
 from pipeline.parquet import DOCUMENT_SCHEMA, REJECTED_SCHEMA, document_to_row, rejection_to_row
 from pipeline.read import read_source
+from pipeline.report.examples import ROWS as EXAMPLE_ROWS, RejectExamples, write_examples
 from pipeline.settings import as_plain
 from pipeline.sources import CROSS_SOURCE, HEAD, SOURCES
 from pipeline.stats import StageResult, SumStats, run_stages
@@ -90,6 +91,9 @@ def build_curate(p: beam.Pipeline, config, cards: dict, tmp: Store) -> list[str]
         _write_parquet(result.rejected, rejection_to_row, REJECTED_SCHEMA,
                        tmp.path(f"rejected/{name}/part"), num_shards, f"Rejected_{name}")
         stats.append(result.stats)
+    # The report's examples of each drop reason: a bounded, deterministic sample (pipeline.report.examples).
+    {name: result.rejected for name, result in results.items()} | "ReportExamples" >> RejectExamples(
+        tmp.path(EXAMPLE_ROWS))
     (
         tuple(stats)
         | "SumStats" >> SumStats()
@@ -117,4 +121,5 @@ def run_curate(config, cards: dict, tmp: Store, options) -> dict[str, Any]:
     stats["sources_built"] = built
     stats["seconds"] = round(elapsed, 2)
     tmp.delete("stats-rows.jsonl")
+    write_examples(tmp)
     return stats

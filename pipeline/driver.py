@@ -90,19 +90,21 @@ def _models(config, out: Store, tmp: Store, options, upstream: dict) -> dict:
 def _curate(config, out: Store, tmp: Store, options, upstream: dict) -> dict:
     from pipeline.curate import run_curate
     from pipeline.models.stage import load_cards
+    from pipeline.report.examples import EXAMPLES
 
     cards = load_cards(out, upstream["models"], verify=True)
     stats = run_curate(config, cards, tmp, options)
     tmp.write_json("stats.json", stats)
     built = stats["sources_built"]
     faults.point("stage:running:curate")
-    publish(out, tmp, [f"curated/{s}" for s in built] + [f"rejected/{s}" for s in built] + ["stats.json"],
+    publish(out, tmp, [f"curated/{s}" for s in built] + [f"rejected/{s}" for s in built] + ["stats.json", EXAMPLES],
             label="curate")
     write_run_json(out, config, cards, ["curate"])
     outputs = {
         "curated": {s: out.list(f"curated/{s}") for s in built},
         "rejected": {s: out.list(f"rejected/{s}") for s in built},
         "stats": "stats.json",
+        "examples": EXAMPLES,  # the report's examples of each drop reason
         "documents": {s: stats["sources"][s][_last_counted(stats["sources"][s])]["kept"]["documents"] for s in built},
     }
     for source, kept in outputs["documents"].items():

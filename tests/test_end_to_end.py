@@ -189,3 +189,35 @@ def test_the_shards_hold_every_source_and_train_a_model_below_the_unigram_entrop
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "[greedy] The" in proc.stdout
+
+
+def test_the_run_report_shows_the_run_and_the_training(demo_out, trained):
+    """`pipeline run` wrote OUT/report.html; `pipeline report --train` adds the training; the CommonCrawl
+    cutoffs and threshold drawn are the stats' (the page's numbers in full: tests/pipeline/report)."""
+    out, printed = demo_out
+    assert f"report: {out / 'report.html'}" in printed
+    run, _ = trained
+    proc = subprocess.run(
+        [sys.executable, "-m", "training_entry", "generate", "--checkpoint", str(run), "--prompt", "The",
+         "--max-new-tokens", "8", "--mode", "greedy", "--save", str(run / "generations.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "report", "--output", str(out), "--train", str(run),
+                           "--screenshot"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    stats = json.loads((out / "stats.json").read_text())
+    cutoffs = stats["sources"]["cc"]["perplexity"]["cutoff"]
+    assert f"head &lt; {cutoffs['en:head']:g}" in html and f"{cutoffs['en:tail']:g} &lt;= tail" in html
+    assert "threshold 0.25" in html and 'id="signals-cc"' in html
+    summary = json.loads((run / "summary.json").read_text())
+    assert f'data-k="final_val_loss" data-v="{summary["final_val_loss"]}"' in html
+    assert "[greedy]" in html and "unigram entropy" in html
+    from pipeline.report import browser
+
+    if browser.unavailable():
+        assert "screenshot skipped" in proc.stdout
+    else:
+        assert "0 console errors, 0 network requests" in proc.stdout
+        assert browser.blank_share(out / "report.png") < 0.9

@@ -113,6 +113,8 @@ def _generate_parser(sub) -> None:
     p.add_argument("--num-samples", type=int, default=3, help="top-p samples to print (default 3)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--device", default="cpu", help="default cpu")
+    p.add_argument("--save", metavar="FILE", help="also write the generations to FILE as JSON (the run report shows "
+                                                  "RUN/generations.json)")
 
 
 def _export_parser(sub) -> None:
@@ -164,16 +166,27 @@ def _generate(args) -> None:
     prompt = [sp.bos_id(), *sp.encode(args.prompt)]
     print(f"checkpoint {ckpt}")
     print(f"prompt: {args.prompt}")
+    samples = []
     if args.mode in ("greedy", "both"):
         ids = generate(model, prompt, max_new_tokens=args.max_new_tokens, eos_id=sp.eos_id())
-        print(f"[greedy] {args.prompt}{_continuation(sp, args.prompt, ids)}")
+        samples.append({"mode": "greedy", "prompt": args.prompt, "continuation": _continuation(sp, args.prompt, ids)})
+        print(f"[greedy] {args.prompt}{samples[-1]['continuation']}")
     if args.mode in ("top-p", "both"):
         gen = torch.Generator().manual_seed(args.seed)
         for i in range(args.num_samples):
             ids = generate(model, prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                            top_p=args.top_p, eos_id=sp.eos_id(), generator=gen)
-            print(f"[top-p {args.top_p:g}, T {args.temperature:g}, #{i + 1}] "
-                  f"{args.prompt}{_continuation(sp, args.prompt, ids)}")
+            mode = f"top-p {args.top_p:g}, T {args.temperature:g}, #{i + 1}"
+            samples.append({"mode": mode, "prompt": args.prompt, "continuation": _continuation(sp, args.prompt, ids)})
+            print(f"[{mode}] {args.prompt}{samples[-1]['continuation']}")
+    if args.save:
+        import json
+
+        from shard_format import atomic_write
+
+        with atomic_write(args.save, "w") as f:
+            f.write(json.dumps({"checkpoint": str(ckpt), "seed": args.seed, "samples": samples}, indent=2,
+                               ensure_ascii=False) + "\n")
 
 
 def _continuation(sp, prompt: str, ids: list[int]) -> str:

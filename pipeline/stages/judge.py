@@ -34,6 +34,22 @@ REJECTED = "rejected"  # the tagged output of rejected documents
 
 Measurement = tuple[str, int, int]  # (metric, count, bytes): an extra stat row
 
+# Drops whose text the run report never shows (nor keeps for it): only the id, the
+# URL's host and the reason. Matched against the reason and the stage name, each
+# without a ":<detail>" suffix, so a stage may qualify its reasons ("pii_masked:email").
+SENSITIVE_REASONS = frozenset({
+    "bad_words",  # C4's bad-words rule: the text is what the rule exists to keep out of sight
+    "url_blocklist",  # a blocklisted domain (adult, malware, ...)
+    "contaminated",  # benchmark text: showing it spreads the leak
+    "decontamination",  # the stage
+    "pii", "pii_masked",  # personal data
+})
+
+
+def is_sensitive(stage: str, reason: str) -> bool:
+    """Whether a drop's text must not be shown (SENSITIVE_REASONS)."""
+    return any(name.split(":", 1)[0] in SENSITIVE_REASONS for name in (reason, stage))
+
 
 class Judge:
     """The accounting of one stage of one source, for use inside a DoFn (build it in `setup`)."""
