@@ -112,10 +112,10 @@ def _sample_on_beam(files: dict[str, list], seed: int, val_fraction: float, mixt
                     bucket_dir: str, results_prefix: str, options=None) -> None:
     """Passes 1 and 2 as one Beam job: buckets under `bucket_dir`, counts to `<results_prefix>.jsonl`."""
     from apache_beam.io.parquetio import ReadAllFromParquet
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from pipeline.runner import make_options
 
     order = list(files)
-    options = options or PipelineOptions([], runner="FnApiRunner")  # [], or it parses sys.argv
+    options = options or make_options([])  # [], or it parses sys.argv
     with beam.Pipeline(options=options) as p:
         per_source = []
         for source, paths in files.items():

@@ -99,7 +99,7 @@ def collect_cc_examples(config: dict, lid_model: Path, n: int, reference_urls: t
     the other pages are the `cc` candidates. Writes out/wiki.jsonl and out/cc.jsonl.
     """
     import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from pipeline.runner import make_options
 
     from filters.externallinks import urls_in_line
     from filters.lid import LanguageIdFilter
@@ -109,7 +109,7 @@ def collect_cc_examples(config: dict, lid_model: Path, n: int, reference_urls: t
     cc = config.cc
     lid = LanguageIdFilter(lid_model, cc.lid.languages, cc.lid.threshold)
     min_chars = cc.line_dedup.min_chars
-    options = options or PipelineOptions([], runner="FnApiRunner")  # [], or it parses sys.argv
+    options = options or make_options([])  # [], or it parses sys.argv
     with beam.Pipeline(options=options) as p:
         read = p | "ReadCC" >> ReadDocuments(config.inputs.cc, make_parser(main_content=cc.main_content, source="cc"),
                                              "cc", config.sample, config.strict)
