@@ -60,6 +60,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# This checkout's packages, before any other copy the virtualenv knows (an editable install of
+# another checkout would otherwise win for `--child` processes, which start in bench/).
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 STAGES = ["models", "curate", "tokenizer", "shards"]
 WORKERS = 2
 CORPORA: dict[str, Path] = {}
@@ -693,6 +697,112 @@ def part_lid(args) -> dict:
     return result
 
 
+# ------------------------------------------------------------------ part: llama (the estimate on paper)
+
+# LLaMA-1's inputs: the public size of each, and where it is stated. CommonCrawl: the five dumps
+# 2017-2020 of the LLaMA paper (Touvron et al. 2023, sec. 2.1), each ~24 TB of WET text (CCNet
+# paper, Wenzek et al. 2020: its Feb. 2019 snapshot). The others: LLaMA's Table 1 disk sizes (what
+# LLaMA kept, so a lower bound on what the stage reads).
+LLAMA_INPUTS_TB = {
+    "cc": (5 * 24.0, "5 CommonCrawl dumps x ~24 TB of WET text (LLaMA sec. 2.1; CCNet paper)"),
+    "c4": (0.783, "LLaMA Table 1"), "github": (0.328, "LLaMA Table 1"), "wikipedia": (0.083, "LLaMA Table 1"),
+    "books": (0.085, "LLaMA Table 1"), "arxiv": (0.092, "LLaMA Table 1"), "stackexchange": (0.078, "LLaMA Table 1"),
+}
+# Google Cloud Dataflow batch rates (us-central1 / us-east1; cloud.google.com/dataflow/pricing, as
+# quoted in public cost scripts since 2020): per vCPU-hour, per GB-hour of memory, per GB of Dataflow
+# Shuffle data processed; n1-standard workers have 3.75 GB per vCPU.
+DATAFLOW = {"vcpu_h": 0.056, "gb_h": 0.003557, "shuffle_gb": 0.011, "gb_per_vcpu": 3.75}
+
+
+def llama_estimate(args) -> dict:
+    """CPU-hours, wall time, shuffle volume and a Dataflow price for LLaMA-1's inputs, from the largest
+    measured size: each source's CPU seconds per MB in curate (the stage's measured CPU seconds,
+    launcher and workers, split by Beam's execution msecs per source), the later stages per MB of
+    all text, and the exact bytes into the runner's grouping buffers per MB."""
+    r = json.loads((args.data / f"scale-{args.largest}.json").read_text())
+    text_mb = {s: b / 1e6 for s, b in r["text_bytes"].items()}
+    curate = r["stages"]["curate"]
+    jobs = [j for j in r["jobs"] if j["stage"] == "curate"]
+    by_source: dict[str, float] = {}
+    for job in jobs:
+        for group, sec in job["groups"].items():
+            source = group.split(": ", 1)[1].split("/", 1)[0]
+            if source in text_mb:
+                by_source[source] = by_source.get(source, 0.0) + sec
+    total_msec = sum(by_source.values())
+    cpu_per_mb = {s: curate["cpu_s"] * by_source.get(s, 0.0) / total_msec / text_mb[s] for s in text_mb}
+    all_mb = sum(text_mb.values())
+    kept_mb = sum((k or {}).get("bytes", 0) for k in r["kept"].values()) / 1e6
+    # models: per MB read (Wikipedia and the CC scan for wikiref examples); tokenizer and shards read the
+    # curated output, whose full size is LLaMA's Table 1 total (4.75 TB).
+    later = {"models": r["stages"]["models"]["cpu_s"] / all_mb,
+             "tokenizer": r["stages"]["tokenizer"]["cpu_s"] / kept_mb, "shards": r["stages"]["shards"]["cpu_s"] / kept_mb}
+    exact, by_stage, curate_by_source = {}, {}, {}
+    for job in r["jobs"]:
+        for b in job.get("grouping_buffers", []):
+            exact[str(b["shuffle"])] = exact.get(str(b["shuffle"]), 0) + b["bytes"]
+            by_stage[job["stage"]] = by_stage.get(job["stage"], 0) + b["bytes"]
+            if job["stage"] == "curate":  # "Curate_cc/...", "Read_c4/...", "Curated_ccWrite/...": by source
+                top = str(b["shuffle"]).split("/", 1)[0].split("_", 1)[-1]
+                source = next((src for src in text_mb if top == src or top.startswith(src)), None)
+                curate_by_source[source] = curate_by_source.get(source, 0) + b["bytes"]
+    line_dedup = sum(v for k, v in exact.items() if k.startswith("Curate_cc/Dedup/"))
+    shuffle_per_mb = sum(exact.values()) / all_mb / 1e6  # bytes shuffled per byte of input, this size
+    rows, cpu_h_total, full_mb_total = [], 0.0, 0.0
+    for s, (tb, where) in LLAMA_INPUTS_TB.items():
+        mb = tb * 1e6
+        cpu_h = cpu_per_mb[s] * mb / 3600
+        rows.append({"source": s, "tb": tb, "from": where, "cpu_s_per_mb": round(cpu_per_mb[s], 4),
+                     "cpu_h_per_tb": round(cpu_per_mb[s] * 1e6 / 3600, 1), "cpu_h": round(cpu_h)})
+        cpu_h_total += cpu_h
+        full_mb_total += mb
+    full_kept_mb = 4.749e6  # LLaMA Table 1: 3.3 TB + 783 + 328 + 83 + 85 + 92 + 78 GB
+    later_h = {st: round(v * (full_mb_total if st == "models" else full_kept_mb) / 3600) for st, v in later.items()}
+    cpu_h_all = cpu_h_total + sum(later_h.values())
+    # At full size: models' shuffles grow with the input, curate's with each source's input, the shards' with the curated
+    # output, the tokenizer's sample stays at tokenizer.sample_bytes (reached at 1 GB).
+    curate_full = sum(v / text_mb[src] * LLAMA_INPUTS_TB[src][0] * 1e6 if src else v / all_mb * full_mb_total
+                      for src, v in curate_by_source.items())
+    shuffle_gb = (by_stage.get("models", 0) / all_mb * full_mb_total + curate_full
+                  + by_stage.get("shards", 0) / kept_mb * full_kept_mb + by_stage.get("tokenizer", 0)) / 1e9
+    cc_mb = LLAMA_INPUTS_TB["cc"][0] * 1e6
+    rows_per_mb = None
+    for job in jobs:
+        for b in job.get("grouping_buffers", []):
+            if b["shuffle"] == "Curate_cc/Dedup/GroupByShard":
+                rows_per_mb = b["bytes"] / 28 / text_mb["cc"]
+    price = {"vcpu": cpu_h_all * DATAFLOW["vcpu_h"],
+             "memory": cpu_h_all * DATAFLOW["gb_per_vcpu"] * DATAFLOW["gb_h"],
+             "shuffle": shuffle_gb * DATAFLOW["shuffle_gb"]}
+    result = {
+        "from_size_mb": args.largest, "sources": rows, "later_stages_cpu_h": later_h,
+        "cpu_h_all": round(cpu_h_all), "cc_cpu_h_per_tb": round(cpu_per_mb["cc"] * 1e6 / 3600, 1),
+        "wall_h": {str(n): round(cpu_h_all / n, 1) for n in (500, 1000, 4000)},
+        "line_dedup_shuffle_bytes_per_cc_byte": round(line_dedup / (text_mb["cc"] * 1e6), 3),
+        "line_dedup_shuffle_tb": round(line_dedup / (text_mb["cc"] * 1e6) * cc_mb / 1e6, 1),
+        "line_rows_per_cc_mb": round(rows_per_mb) if rows_per_mb else None,
+        "line_rows_full": round(rows_per_mb * cc_mb) if rows_per_mb else None,
+        "line_dedup_shard_mb_at_65536": round(rows_per_mb * cc_mb * 28 / 65536 / 1e6) if rows_per_mb else None,
+        "shuffle_bytes_per_input_byte": round(shuffle_per_mb, 3),
+        "shuffle_tb_all": round(shuffle_gb / 1e3, 1), "dataflow_usd": {k: round(v) for k, v in price.items()},
+        "dataflow_usd_total": round(sum(price.values())), "dataflow_rates": DATAFLOW,
+    }
+    (args.data / "llama-estimate.json").write_text(json.dumps(result, indent=1))
+    print(f"\nLLaMA-1 inputs on paper, from the {args.largest} MB run's per-core costs:")
+    for row in rows:
+        print(f"  {row['source']:<14}{row['tb']:>8.3f} TB  {row['cpu_h_per_tb']:>8.1f} CPU-h/TB  {row['cpu_h']:>9,} CPU-h"
+              f"  ({row['from']})")
+    print(f"  later stages (models per MB read, tokenizer and shards per MB curated): " + ", ".join(f"{k} {v:,} CPU-h" for k, v in later_h.items()))
+    print(f"  all: {result['cpu_h_all']:,} CPU-h; wall on 500/1000/4000 vCPUs: "
+          + " / ".join(f"{v} h" for v in result["wall_h"].values()))
+    print(f"  line dedup shuffle: {result['line_dedup_shuffle_bytes_per_cc_byte']} bytes per CC byte -> "
+          f"{result['line_dedup_shuffle_tb']} TB; {result['line_rows_full']:,} line rows "
+          f"({result['line_rows_per_cc_mb']:,} per MB; {result['line_dedup_shard_mb_at_65536']} MB a shard at 65,536 shards); "
+          f"all shuffles {result['shuffle_bytes_per_input_byte']} bytes per input byte here -> {result['shuffle_tb_all']} TB at full size")
+    print(f"  Dataflow: ${result['dataflow_usd_total']:,} ({', '.join(f'{k} ${v:,}' for k, v in result['dataflow_usd'].items())})")
+    return result
+
+
 # ------------------------------------------------------------------ part: report
 
 def _marginal(results: list[dict], key) -> list[float | None]:
@@ -808,7 +918,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 1024], help="MB of CC text")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--file-mb", type=int, default=16, help="MB of text per WET file")
-    parser.add_argument("--part", choices=["scale", "cc", "lid", "report"], action="append",
+    parser.add_argument("--part", choices=["scale", "cc", "lid", "report", "llama"], action="append",
                         help="what to run (repeatable; default: all)")
     parser.add_argument("--runs", type=int, default=3, help="alternating runs of each side-by-side comparison")
     parser.add_argument("--clean", action="store_true", help="remove each run's output but the largest's")
@@ -833,6 +943,8 @@ def main() -> None:
         part_lid(args)
     if "report" in parts:
         report(args)
+    if "llama" in parts:
+        llama_estimate(args)
 
 
 if __name__ == "__main__":
