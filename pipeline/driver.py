@@ -127,7 +127,7 @@ def _tokenizer(config, out: Store, tmp: Store, options, upstream: dict) -> dict:
     from pipeline.models.stage import load_cards
     from pipeline.tokenizer_stage import run_tokenizer_stage
 
-    run_tokenizer_stage(config, curated_files(out, upstream["curate"]), tmp)
+    run_tokenizer_stage(config, curated_files(out, upstream["curate"]), tmp, options)
     faults.point("stage:running:tokenizer")
     publish(out, tmp, ["tokenizer"], label="tokenizer")
     write_run_json(out, config, load_cards(out), ["tokenizer"])

@@ -49,8 +49,30 @@ def is_remote(options: PipelineOptions) -> bool:
     return not (runner == "PortableRunner" and env.upper() == "LOOPBACK")
 
 
+def guard_beam_data_plane() -> None:
+    """Turn off the local runner's time-based flushing of data streams: it loses elements.
+
+    The FnApiRunner's data plane (the gRPC one of `--direct_running_mode multi_processing`
+    and the in-process one alike) wraps every stream in Beam's
+    `TimeBasedBufferingClosableOutputStream` with a 1 s period
+    (`worker_handlers.DATA_BUFFER_TIME_LIMIT_MS`, Beam 2.77). Its flusher thread runs
+    `get(); callback(...); _clear()` while `write()` takes no lock: what the runner writes
+    while the callback waits (it blocks while the 100 MB send queue is full, i.e. whenever
+    a bundle's input is large) is cleared unsent. At 1 GB of CC text the line-dedup join
+    lost thousands of documents or removal orders this way, nondeterministically
+    (bench/RESULTS.md, "The 1 GB line-dedup loss"); summary.AccountingError caught it.
+    With the limit 0 the streams are size-based, flushed only by the writing thread, and
+    a bundle's input goes out whole at close. Idempotent; the launcher calls it before a
+    Beam job (workers of a remote runner never use this code path).
+    """
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+    worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0
+
+
 def make_options(beam_args: list[str]) -> PipelineOptions:
     """PipelineOptions from the user's Beam flags, with our defaults filled in."""
+    guard_beam_data_plane()
     options = PipelineOptions(beam_args)
     standard = options.view_as(StandardOptions)
     if not standard.runner:

@@ -27,6 +27,41 @@ class _PassesLid:
         return not isinstance(self._filter.apply(dataclasses.replace(doc)), Drop)
 
 
+class _Candidates:
+    """The pages that pass the length floor and LID and may be among the `n` with the smallest id
+    hashes: a DoFn body (FlatMap) that skips LID, the costly check, for every other page.
+
+    It keeps the `n` smallest id hashes of the passing pages it has seen (a heap of ints,
+    per DoFn instance) and lets a page through only if its hash is not above the largest
+    of them. A page among the `n` smallest of the whole crawl is among the `n` smallest of
+    any part of it, so it always gets through: `Top.Smallest(n)` downstream picks exactly
+    the pages it would pick from all passing pages. Past the first pages, LID runs on
+    about n * ln(pages / n) pages per instance instead of all of them, and only those
+    pages reach the pick (which holds them until the smallest hashes are known).
+    """
+
+    def __init__(self, lid_filter, min_chars: int, n: int):
+        self._passes, self._min_chars, self._n = _PassesLid(lid_filter), min_chars, n
+        self._heap: list[int] = []  # negated hashes: a max-heap of the n smallest
+
+    def __getstate__(self):
+        return {**self.__dict__, "_heap": []}
+
+    def __call__(self, doc: Document):
+        import heapq
+
+        h = id_hash(doc.id)
+        if len(self._heap) >= self._n and h > -self._heap[0]:
+            return  # n passing pages with smaller hashes already seen: it cannot be picked
+        if len(doc.text.strip()) < self._min_chars or not self._passes(doc):
+            return
+        if len(self._heap) < self._n:
+            heapq.heappush(self._heap, -h)
+        elif h < -self._heap[0]:
+            heapq.heapreplace(self._heap, -h)
+        yield doc
+
+
 def _write_examples(docs, label: str, n: int, prefix: str, name: str):
     """The `n` documents with the smallest id hashes, as JSON lines (deterministic sample).
 
@@ -64,7 +99,7 @@ def collect_cc_examples(config: dict, lid_model: Path, n: int, reference_urls: t
     the other pages are the `cc` candidates. Writes out/wiki.jsonl and out/cc.jsonl.
     """
     import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from pipeline.runner import make_options
 
     from filters.externallinks import urls_in_line
     from filters.lid import LanguageIdFilter
@@ -74,16 +109,16 @@ def collect_cc_examples(config: dict, lid_model: Path, n: int, reference_urls: t
     cc = config.cc
     lid = LanguageIdFilter(lid_model, cc.lid.languages, cc.lid.threshold)
     min_chars = cc.line_dedup.min_chars
-    options = options or PipelineOptions([], runner="FnApiRunner")  # [], or it parses sys.argv
+    options = options or make_options([])  # [], or it parses sys.argv
     with beam.Pipeline(options=options) as p:
-        docs = (
-            p
-            | "ReadCC" >> ReadDocuments(config.inputs.cc, make_parser(main_content=cc.main_content, source="cc"),
-                                        "cc", config.sample, config.strict)
-            | "Lid" >> beam.Filter(_PassesLid(lid))
-            | "MinChars" >> beam.Filter(lambda d: len(d.text.strip()) >= min_chars)
-        )
+        read = p | "ReadCC" >> ReadDocuments(config.inputs.cc, make_parser(main_content=cc.main_content, source="cc"),
+                                             "cc", config.sample, config.strict)
         if reference_urls:
+            docs = (
+                read
+                | "Lid" >> beam.Filter(_PassesLid(lid))
+                | "MinChars" >> beam.Filter(lambda d: len(d.text.strip()) >= min_chars)
+            )
             refs = (
                 p
                 | "UrlFiles" >> beam.Create(list(reference_urls))
@@ -102,5 +137,6 @@ def collect_cc_examples(config: dict, lid_model: Path, n: int, reference_urls: t
             positives = joined | "Referenced" >> beam.Filter(lambda t: t[0]) | "PosDocs" >> beam.Values()
             docs = joined | "NotReferenced" >> beam.Filter(lambda t: not t[0]) | "NegDocs" >> beam.Values()
             _write_examples(positives, LABEL_WIKI, n, str(out / "wiki"), "Wiki")
+        else:  # every passing page is a `cc` candidate: LID only where it may be picked
+            docs = read | "Candidates" >> beam.FlatMap(_Candidates(lid, min_chars, n))
         _write_examples(docs, LABEL_CC, n, str(out / "cc"), "CC")
-

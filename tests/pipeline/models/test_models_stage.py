@@ -274,3 +274,58 @@ def test_lmplz_gets_discount_fallback_only_when_it_asks(tmp_path):
     with pytest.raises(RuntimeError, match="discount_fallback"):
         estimate_kenlm(corpus, tmp_path / "y.arpa", tmp_path / "y.bin",
                        PerplexityTraining(order=3, memory="50M", discount_fallback=False), tmp_path)
+
+
+def _passing_pages(config) -> list:
+    """The sample pages the CC curation's length floor and LID let through, read as the models stage reads them."""
+    from filters.lid import LanguageIdFilter
+    from pipeline.models.wikiref_examples import _PassesLid
+    from pipeline.read import iter_file
+    from pipeline.readers.base import Malformed, Skipped
+    from pipeline.readers.warc import make_parser
+
+    passes = _PassesLid(LanguageIdFilter(default_lid_model(), config.cc.lid.languages, config.cc.lid.threshold))
+    parse = make_parser(main_content=config.cc.main_content, source="cc")
+    return [d for d in iter_file(str(SAMPLE_WET), parse, config.sample)
+            if not isinstance(d, (Malformed, Skipped))
+            and len(d.text.strip()) >= config.cc.line_dedup.min_chars and passes(d)]
+
+
+def test_candidates_skip_lid_yet_keep_every_page_that_can_be_picked(wiki):
+    """`_Candidates` runs LID only on pages whose id hash may still be among the n smallest, in any
+    order of arrival, and lets through every page of the n smallest of all passing pages."""
+    from filters.document import id_hash
+    from filters.lid import LanguageIdFilter
+    from pipeline.models.wikiref_examples import _Candidates
+
+    config = make_config(wiki)
+    passing = _passing_pages(config)
+    n = 5
+    smallest = {d.id for d in sorted(passing, key=lambda d: (id_hash(d.id), d.id))[:n]}
+    from pipeline.read import iter_file
+    from pipeline.readers.base import Malformed, Skipped
+    from pipeline.readers.warc import make_parser
+
+    pages = [d for d in iter_file(str(SAMPLE_WET), make_parser(main_content=True, source="cc"), config.sample)
+             if not isinstance(d, (Malformed, Skipped))]
+    for seed in range(3):
+        random.Random(seed).shuffle(pages)
+        lid = LanguageIdFilter(default_lid_model(), config.cc.lid.languages, config.cc.lid.threshold)
+        calls = []
+        apply = lid.apply
+        lid.apply = lambda doc: calls.append(doc.id) or apply(doc)
+        candidates = _Candidates(lid, config.cc.line_dedup.min_chars, n)
+        out = [d.id for page in pages for d in candidates(page)]
+        assert smallest <= set(out)
+        assert len(calls) < len(pages) * 0.5, (len(calls), len(pages))
+
+
+def test_the_cc_examples_are_the_n_passing_pages_with_the_smallest_id_hashes(wiki, tmp_path):
+    from filters.document import id_hash
+
+    config = make_config(wiki)
+    n = 25
+    collect_cc_examples(config, default_lid_model(), n, (), tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "cc.jsonl").read_text().splitlines()]
+    want = sorted(_passing_pages(config), key=lambda d: (id_hash(d.id), d.id))[:n]
+    assert sorted(r["id"] for r in rows) == sorted(d.id for d in want)
