@@ -792,7 +792,7 @@ def llama_estimate(args) -> dict:
     for row in rows:
         print(f"  {row['source']:<14}{row['tb']:>8.3f} TB  {row['cpu_h_per_tb']:>8.1f} CPU-h/TB  {row['cpu_h']:>9,} CPU-h"
               f"  ({row['from']})")
-    print(f"  later stages (models per MB read, tokenizer and shards per MB curated): " + ", ".join(f"{k} {v:,} CPU-h" for k, v in later_h.items()))
+    print("  later stages (models per MB read, tokenizer and shards per MB curated): " + ", ".join(f"{k} {v:,} CPU-h" for k, v in later_h.items()))
     print(f"  all: {result['cpu_h_all']:,} CPU-h; wall on 500/1000/4000 vCPUs: "
           + " / ".join(f"{v} h" for v in result["wall_h"].values()))
     print(f"  line dedup shuffle: {result['line_dedup_shuffle_bytes_per_cc_byte']} bytes per CC byte -> "
