@@ -1,5 +1,15 @@
 """Assertions shared by the Beam stage tests: every stage's stat rows balance."""
+import apache_beam as beam
 from apache_beam.testing.util import BeamAssertException, equal_to
+
+from pipeline.stats import StageResult
+
+
+def stage_results(p, docs_by_source: dict) -> dict:
+    """{source: StageResult} of the given documents, no rejects and no stats: a cross-source stage's input."""
+    return {source: StageResult(p | f"Docs_{source}" >> beam.Create(docs), p | f"NoRejects_{source}" >> beam.Create([]),
+                                p | f"NoStats_{source}" >> beam.Create([]))
+            for source, docs in docs_by_source.items()}
 
 
 def b(*texts: str) -> int:

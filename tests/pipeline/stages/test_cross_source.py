@@ -10,10 +10,9 @@ from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 from filters.document import Document
 from pipeline.config import ConfigError, config_from
 from pipeline.curate import stage_order
-from pipeline.stats import StageResult
 from pipeline.sources import CROSS_SOURCE
 from pipeline.stages.cross_source import apply, summary_lines
-from tests.pipeline.beam_checks import check_balanced
+from tests.pipeline.beam_checks import check_balanced, stage_results
 from tests.pipeline.stages.test_near_dedup_components import replaced, words
 
 ARTICLE = words(0, 300)
@@ -39,9 +38,7 @@ def test_a_lower_source_loses_its_copies_to_the_higher_one():
     [stage] = [s for s in CROSS_SOURCE if s.name == "cross_source"]
     assert stage.name == "cross_source" and stage.enabled(config) and not stage.enabled(config_from({}))
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        results = {name: StageResult(p | f"Docs_{name}" >> beam.Create(docs), p | f"Rej_{name}" >> beam.Create([]),
-                                     p | f"Stats_{name}" >> beam.Create([]))
-                   for name, docs in DOCS.items()}
+        results = stage_results(p, DOCS)
         out = apply(results, config)
         ids = lambda name: out[name].kept | f"Ids_{name}" >> beam.Map(lambda d: d.id)  # noqa: E731
         assert_that(ids("wikipedia"), equal_to(["wikipedia/en/1", "wikipedia/en/2"]), label="wikipedia")

@@ -11,8 +11,7 @@ from filters.decontamination import normalize_words
 from filters.document import Document
 from pipeline.config import config_from
 from pipeline.stages import decontamination
-from pipeline.stats import StageResult
-from tests.pipeline.beam_checks import b, check_balanced
+from tests.pipeline.beam_checks import b, check_balanced, stage_results
 
 ORATION = ("Friends, Romans, countrymen, lend me your ears; I come to bury Caesar, not to praise him. "
            "The evil that men do lives after them; The good is oft interred with their bones.")
@@ -36,12 +35,7 @@ def doc(source: str, n: int, text: str) -> Document:
 
 def run(config, docs_by_source, checks):
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        results = {
-            source: StageResult(p | f"Docs_{source}" >> beam.Create(docs),
-                                p | f"NoRejects_{source}" >> beam.Create([]),
-                                p | f"NoStats_{source}" >> beam.Create([]))
-            for source, docs in docs_by_source.items()
-        }
+        results = stage_results(p, docs_by_source)
         out = decontamination.apply(results, config)
         checks(out)
 

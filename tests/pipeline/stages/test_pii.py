@@ -7,8 +7,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from filters.document import Document
 from pipeline.config import ConfigError, config_from
 from pipeline.stages import pii
-from pipeline.stats import StageResult
-from tests.pipeline.beam_checks import b, stats_equal
+from tests.pipeline.beam_checks import b, stage_results, stats_equal
 
 WEB = "Write to docs@python.org or call (801) 596-1887; Python 3.10.2 runs on 10.0.0.1."
 MASKED = "Write to |||EMAIL_ADDRESS||| or call |||PHONE_NUMBER|||; Python 3.10.2 runs on |||IP_ADDRESS|||."
@@ -19,12 +18,7 @@ CLEAN = "Nothing personal here, version 1.2.3 only."
 
 def run(config, docs_by_source, checks):
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        results = {
-            source: StageResult(p | f"Docs_{source}" >> beam.Create(docs),
-                                p | f"NoRejects_{source}" >> beam.Create([]),
-                                p | f"NoStats_{source}" >> beam.Create([]))
-            for source, docs in docs_by_source.items()
-        }
+        results = stage_results(p, docs_by_source)
         checks(pii.apply(results, config))
 
 
