@@ -5,6 +5,7 @@
     line_dedup.py   "exact_dedup" + "line_dedup": cc_net's dedup in one document shuffle
     shard_dedup.py  packed unit rows shuffled by hash shard (line and span dedup)
     near_dedup.py   "near_dedup": MinHash LSH on Beam's shuffle
+    components.py   connected components by min-label propagation (near_dedup's components rule)
     perplexity.py   "perplexity": KenLM scores, per-language cutoffs, head/middle/tail
     wikiref.py      "wikiref": the Wikipedia-reference classifier
     url_filter.py   "url_filter": domain blocklists, first in the CC and C4 chains (a HEAD stage)

@@ -24,7 +24,7 @@ smaller neighbour: if B has the largest id, A and C both stay.
 
 components (`DocumentNearDedup`: CommonCrawl and C4, config `cc.near_dedup` /
 `c4.near_dedup`): the verified pairs are the edges of a graph whose connected
-components are found on Beam by min-label propagation (`MinLabelComponents`): every
+components are found on Beam by min-label propagation (pipeline.stages.components): every
 document starts labelled with its own id and, each round, takes the smallest label
 among itself and its neighbours; after at most `max_rounds` rounds (one GroupByKey
 each) every document of a component holds the component's smallest id. Each
@@ -48,6 +48,7 @@ from apache_beam.metrics import Metrics
 from filters.document import Document
 from filters.minhash import SIGNATURE_DTYPE, MinHasher, MinHashParams, band_keys, estimated_jaccard
 from pipeline.settings import at_least, between, invalid
+from pipeline.stages.components import MinLabelComponents
 from pipeline.stages.judge import Judge, judged
 from pipeline.stats import STATS, StageResult, SumStats, stat_row
 
@@ -311,11 +312,6 @@ class NearDedup(beam.PTransform):
 
 # ---------------------------------------------------------------- the components rule
 
-def _row(source: str, metric: str, count: int = 1):
-    """A plain stat row (for Maps; DoFns with tagged outputs use stat_row)."""
-    return (source, NEAR_DEDUP, metric), (count, 0)
-
-
 class _VerifyEdges(beam.DoFn):
     """(b, {"sig": [signature of b], "cand": [(a, sig_a)]}) -> verified edges (a, b); pair counts as stat rows."""
 
@@ -333,125 +329,6 @@ class _VerifyEdges(beam.DoFn):
             yield stat_row(self._source, NEAR_DEDUP, "verified_pairs", len(matches), 0)
             for a, _ in matches:
                 yield a, b
-
-
-def _both_ways(edge):
-    a, b = edge
-    yield a, b
-    yield b, a
-
-
-def _first_round(element):
-    """(node, neighbours) -> (node, (label, changed, neighbours)): round 1, the smallest of the closed neighbourhood."""
-    node, neighbours = element
-    neighbours = tuple(sorted(set(neighbours)))
-    label = min(node, neighbours[0])
-    return node, (label, label != node, neighbours)
-
-
-def _messages(element):
-    """A node's state to itself, and its label to its neighbours if it changed last round
-    (an unchanged label reached them already)."""
-    node, (label, changed, neighbours) = element
-    yield node, (label, neighbours)
-    if changed:
-        for other in neighbours:
-            yield other, (label, None)
-
-
-def _update(element):
-    """(node, [its state and the labels sent to it]) -> (node, (smallest label, changed, neighbours))."""
-    node, values = element
-    label, neighbours, received = None, None, []
-    for value, nbrs in values:
-        if nbrs is None:
-            received.append(value)
-        else:
-            label, neighbours = value, nbrs
-    new = min([label, *received])
-    return node, (new, new < label, neighbours)
-
-
-class _Round(beam.PTransform):
-    """One round of min-label propagation: one GroupByKey."""
-
-    def expand(self, state):
-        return (state
-                | "Send" >> beam.FlatMap(_messages)
-                | "Gather" >> beam.GroupByKey()
-                | "Update" >> beam.Map(_update))
-
-
-def _pending(element):
-    """Check pass: (node, [state and labels sent]) -> the smaller label it would take next round, if any."""
-    _, values = element
-    label, received = None, []
-    for value, nbrs in values:
-        if nbrs is None:
-            received.append(value)
-        else:
-            label = value
-    if received and min(received) < label:
-        yield min(received)
-
-
-class MinLabelComponents(beam.PTransform):
-    """Edges (a, b) -> (node, label) for every node: label = the smallest id of its
-    connected component, by min-label propagation in at most `max_rounds` rounds.
-
-    Returns (labels, stat rows). Rows of `source`'s near_dedup: "label_changes:<round>"
-    (documents whose label fell in that round: rounds used = the rounds listed),
-    "max_rounds", "cluster_sizes:<n>" (components of n documents), and, when labels
-    were still moving after the last round, "unconverged_documents" (documents whose
-    label would still fall) and "unconverged_components": the roots (documents
-    labelled with their own id) whose label was still spreading. Each unconverged
-    component has one, its smallest id; it counts twice only if it also has another
-    local minimum more than max_rounds hops away from that id.
-    """
-
-    def __init__(self, source: str, max_rounds: int):
-        super().__init__()
-        self._source, self._max_rounds = source, max_rounds
-
-    def expand(self, edges):
-        source = self._source
-        state = (edges
-                 | "BothWays" >> beam.FlatMap(_both_ways)
-                 | "Neighbours" >> beam.GroupByKey()
-                 | "Round1" >> beam.Map(_first_round))
-        rows = [edges.pipeline | "MaxRounds" >> beam.Create([_row(source, "max_rounds", self._max_rounds)]),
-                state | "Changes1" >> beam.FlatMap(_changes, source, 1)]
-        for r in range(2, self._max_rounds + 1):
-            state = state | f"Round{r}" >> _Round()
-            rows.append(state | f"Changes{r}" >> beam.FlatMap(_changes, source, r))
-        pending = (state
-                   | "CheckSend" >> beam.FlatMap(_messages)
-                   | "CheckGather" >> beam.GroupByKey()
-                   | "Pending" >> beam.FlatMap(_pending))
-        rows.append(pending | "UnconvergedDocuments" >> beam.Map(lambda _: _row(source, "unconverged_documents")))
-        labels = state | "Labels" >> beam.MapTuple(lambda node, st: (node, st[0]))
-        spreading = pending | "SpreadingLabels" >> beam.Distinct() | "KeySpreading" >> beam.Map(lambda l: (l, None))
-        rows.append({"spreading": spreading, "label": labels}
-                    | "JoinSpreading" >> beam.CoGroupByKey()
-                    | "UnconvergedComponents" >> beam.FlatMap(_spreading_root, source))
-        rows.append(labels
-                    | "ByLabel" >> beam.MapTuple(lambda node, label: (label, 1))
-                    | "ComponentSizes" >> beam.CombinePerKey(sum)
-                    | "SizeRows" >> beam.MapTuple(lambda label, n: _row(source, f"cluster_sizes:{n}")))
-        return labels, tuple(rows) | "AllRows" >> beam.Flatten()
-
-
-def _spreading_root(element, source: str):
-    """A root (a document labelled with its own id) whose label is still spreading: an unconverged component."""
-    node, joined = element
-    if list(joined["spreading"]) and node in joined["label"]:
-        yield _row(source, "unconverged_components")
-
-
-def _changes(element, source: str, round_: int):
-    _, (_, changed, _) = element
-    if changed:
-        yield _row(source, f"label_changes:{round_}")
 
 
 class _Resolve(beam.DoFn):
@@ -492,7 +369,8 @@ class DocumentNearDedup(beam.PTransform):
         edges = ({"sig": sigs, "cand": at_b}
                  | "JoinAtB" >> beam.CoGroupByKey()
                  | "Verify" >> beam.ParDo(_VerifyEdges(source, settings.threshold)).with_outputs(STATS, main="edges"))
-        labels, component_rows = edges.edges | "Components" >> MinLabelComponents(source, settings.max_rounds)
+        labels, component_rows = edges.edges | "Components" >> MinLabelComponents(source, NEAR_DEDUP,
+                                                                                  settings.max_rounds)
         drops = labels | "Drops" >> beam.Filter(lambda kv: kv[1] != kv[0])
         out = judged({"doc": keyed, "label": drops} | "JoinLabels" >> beam.CoGroupByKey(), "Resolve",
                      _Resolve(source))

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from filters.document import Document
 from filters.minhash import MinHasher, estimated_jaccard, word_shingles
+from pipeline.stages.components import MinLabelComponents
 from pipeline.stages.near_dedup import (
     DocumentNearDedup,
-    MinLabelComponents,
     NearDedup,
     NearDedupSettings,
     summary_lines,
@@ -117,7 +117,7 @@ def run_components(edges, max_rounds: int, shards: int = 1, options=None):
         pipeline = BeamTestPipeline(runner="FnApiRunner") if options is None else beam.Pipeline(options=options)
         with pipeline as p:
             parts = [p | f"Edges{i}" >> beam.Create(edges[i::shards]) for i in range(shards)]
-            labels, rows = tuple(parts) | beam.Flatten() | MinLabelComponents("cc", max_rounds)
+            labels, rows = tuple(parts) | beam.Flatten() | MinLabelComponents("cc", "near_dedup", max_rounds)
             for name, pcoll in (("labels", labels), ("rows", rows)):
                 (pcoll | f"Json{name}" >> beam.Map(json.dumps)
                  | f"Write{name}" >> beam.io.WriteToText(f"{tmp}/{name}", shard_name_template="", num_shards=1))
